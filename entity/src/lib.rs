@@ -1,0 +1,22 @@
+//! parley's sea-orm entities, one module per table.
+//!
+//! # Layout
+//!
+//! - [`user`]: everyone a token has named, with display details and last-seen time.
+//! - [`conversation`]: a direct (two people, one per pair) or group conversation, with the
+//!   preview of its last message and the last `seq` it handed out.
+//! - [`participant`]: who is in which conversation, their role and read position.
+//! - [`message`]: the messages, numbered by a gapless per-conversation `seq`.
+
+pub mod conversation;
+pub mod message;
+pub mod participant;
+pub mod user;
+
+/// Entities and their column enums, for `use entity::prelude::*`.
+pub mod prelude {
+    pub use crate::conversation::Entity as Conversation;
+    pub use crate::message::Entity as Message;
+    pub use crate::participant::Entity as Participant;
+    pub use crate::user::Entity as User;
+}

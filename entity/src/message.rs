@@ -1,0 +1,51 @@
+//! `messages`: every message, numbered per conversation.
+
+use sea_orm::entity::prelude::*;
+
+/// `kind` of a plain text message (with an optional attachment URL).
+pub const KIND_TEXT: &str = "text";
+
+/// A message. `(conversation_id, seq)` is unique and `seq` runs 1, 2, 3 ... without gaps;
+/// `(sender_id, client_msg_id)` is unique, which makes sends idempotent.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "messages")]
+pub struct Model {
+    /// Database id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The conversation it belongs to.
+    pub conversation_id: i64,
+    /// Position in the conversation, assigned in the transaction that stores the message.
+    pub seq: i64,
+    /// Who sent it.
+    pub sender_id: String,
+    /// The other user of a direct conversation; `None` in groups.
+    pub receiver_id: Option<String>,
+    /// The text.
+    #[sea_orm(column_type = "Text")]
+    pub content: String,
+    /// An http(s) URL of an attachment.
+    pub attachment_url: Option<String>,
+    /// [`KIND_TEXT`] for now.
+    pub kind: String,
+    /// The message this one replies to.
+    pub reply_to: Option<i64>,
+    /// The sender's own id for this send, for idempotent retries.
+    pub client_msg_id: Option<String>,
+    /// When the receiver of a direct message read it.
+    pub read_at: Option<DateTimeUtc>,
+    /// When it was stored.
+    pub created_at: DateTimeUtc,
+    /// Last change to the row.
+    pub updated_at: DateTimeUtc,
+    /// When its content was last edited.
+    pub edited_at: Option<DateTimeUtc>,
+    /// Soft delete: set when deleted, the row stays.
+    pub deleted_at: Option<DateTimeUtc>,
+}
+
+/// No navigable relations are declared; queries join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

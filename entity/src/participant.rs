@@ -1,0 +1,36 @@
+//! `participants`: membership of users in conversations.
+
+use sea_orm::entity::prelude::*;
+
+/// `role` of an ordinary participant.
+pub const ROLE_MEMBER: &str = "member";
+
+/// A user's membership in a conversation, with their read position.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "participants")]
+pub struct Model {
+    /// The conversation.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub conversation_id: i64,
+    /// The user.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: String,
+    /// `member` for now; groups bring `owner` and `admin`.
+    pub role: String,
+    /// When the user joined.
+    pub joined_at: DateTimeUtc,
+    /// Every message with `seq` up to this one is read by this user.
+    pub last_read_seq: i64,
+    /// When the read position last moved.
+    pub last_read_at: Option<DateTimeUtc>,
+    /// When the user archived the conversation, if they did.
+    pub archived_at: Option<DateTimeUtc>,
+    /// When the user left, if they did; a user who left is no longer a participant.
+    pub left_at: Option<DateTimeUtc>,
+}
+
+/// No navigable relations are declared; queries join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

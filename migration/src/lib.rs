@@ -1,0 +1,21 @@
+//! parley's schema migrations. Every migration runs the same on SQLite and PostgreSQL.
+//!
+//! # Layout
+//!
+//! - [`Migrator`]: the ordered list of migrations, applied by `parley migrate` and at `parley serve`.
+//! - `mYYYYMMDD_NNNNNN_<verb_noun>`: one module per migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_chat_tables;
+
+/// The ordered list of parley's migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_create_chat_tables::Migration)]
+    }
+}

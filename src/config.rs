@@ -1,0 +1,188 @@
+//! Settings: command-line flags, else the environment, else a `.env` file, else defaults.
+//!
+//! `.env.example` at the repository root lists every setting with its default.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The default database: an SQLite file in the working directory, created if missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://parley.db?mode=rwc";
+
+/// Every setting of a parley server. Read with clap from flags and environment variables (the
+/// `.env` file is loaded into the environment first, without overriding what is already set).
+#[derive(Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    pub host: IpAddr,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 3010, global = true)]
+    pub port: u16,
+
+    /// `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    pub db_max_connections: u32,
+
+    /// SQLite durability: `full` (a commit survives power loss) or `normal` (WAL: a commit
+    /// survives a crash of parley, the last ones may be lost on power loss).
+    #[arg(long, env = "SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"], global = true)]
+    pub sqlite_synchronous: String,
+
+    /// HS256 secret that signs tokens. Unset: `serve` picks a random one for this run.
+    #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM public key (RSA or EC) to verify RS256 / ES256 tokens instead of HS256.
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// Claim holding the user id. Unset: the first present of sub, id, userId, user_id.
+    #[arg(long, env = "JWT_USER_CLAIM", global = true)]
+    pub jwt_user_claim: Option<String>,
+
+    /// Seconds of clock skew tolerated when checking `exp`.
+    #[arg(long, env = "JWT_LEEWAY_SECS", default_value_t = 30, global = true)]
+    pub jwt_leeway_secs: u64,
+
+    /// Longest message content, in characters.
+    #[arg(
+        long,
+        env = "MAX_MESSAGE_LENGTH",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_message_length: usize,
+
+    /// Largest Socket.IO packet (and long-polling request) in bytes; a larger one closes that
+    /// client's connection.
+    #[arg(long, env = "MAX_PAYLOAD_BYTES", default_value_t = 128 * 1024, global = true)]
+    pub max_payload_bytes: u64,
+
+    /// Largest REST request body in bytes; a larger one gets 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 128 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// A `typing` not followed by `stop_typing` within this many milliseconds expires.
+    #[arg(
+        long,
+        env = "TYPING_TIMEOUT_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub typing_timeout_ms: u64,
+
+    /// Origins allowed by CORS, comma-separated, or `*` for any.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "*", global = true)]
+    pub cors_origins: String,
+
+    /// Seconds given to in-flight requests at shutdown before they are cut.
+    #[arg(
+        long,
+        env = "SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Config {
+    /// How long a typing indicator lives without a new `typing`.
+    pub fn typing_timeout(&self) -> Duration {
+        Duration::from_millis(self.typing_timeout_ms)
+    }
+
+    /// How long shutdown waits for in-flight requests.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    /// Whether `database_url` points at PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+    }
+
+    /// A configuration with every default and the given secret, for tests and embedding.
+    pub fn with_defaults(jwt_secret: Option<String>) -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 3010,
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            db_max_connections: 10,
+            sqlite_synchronous: "full".to_owned(),
+            jwt_secret,
+            jwt_public_key_file: None,
+            jwt_user_claim: None,
+            jwt_leeway_secs: 30,
+            max_message_length: 10_000,
+            max_payload_bytes: 128 * 1024,
+            max_body_bytes: 128 * 1024,
+            typing_timeout_ms: 5_000,
+            cors_origins: "*".to_owned(),
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("db_max_connections", &self.db_max_connections)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("jwt_public_key_file", &self.jwt_public_key_file)
+            .field("jwt_user_claim", &self.jwt_user_claim)
+            .field("jwt_leeway_secs", &self.jwt_leeway_secs)
+            .field("max_message_length", &self.max_message_length)
+            .field("max_payload_bytes", &self.max_payload_bytes)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("typing_timeout_ms", &self.typing_timeout_ms)
+            .field("cors_origins", &self.cors_origins)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .finish()
+    }
+}
+
+/// A database URL with any password replaced, fit for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:<redacted>@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let mut config = Config::with_defaults(Some("hunter2-secret".to_owned()));
+        config.database_url = "postgres://app:pg-password@db/chat".to_owned();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(!shown.contains("pg-password"), "{shown}");
+        assert!(
+            shown.contains("postgres://app:<redacted>@db/chat"),
+            "{shown}"
+        );
+    }
+}

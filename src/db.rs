@@ -1,0 +1,49 @@
+//! Opening the database (SQLite file by default, PostgreSQL by URL) and applying migrations.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::config::Config;
+
+/// How long an SQLite connection waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens the pool for `config.database_url`. SQLite runs in WAL mode with foreign keys on and
+/// `synchronous` as configured; an in-memory SQLite database gets exactly one connection, which
+/// it lives and dies with.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    let url = &config.database_url;
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.max_connections(config.db_max_connections)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        let synchronous = match config.sqlite_synchronous.as_str() {
+            "normal" => SqliteSynchronous::Normal,
+            _ => SqliteSynchronous::Full,
+        };
+        opts.map_sqlx_sqlite_opts(move |o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            opts.max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+    }
+    Database::connect(opts).await
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}

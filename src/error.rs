@@ -1,0 +1,165 @@
+//! One error type for the whole server, and its two faces: an HTTP status with a JSON body, and a
+//! Socket.IO acknowledgement `{success:false, error:{code, message}}`.
+//!
+//! Internal details (SQL, paths) are logged once where the error is made and never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Everything that can go wrong while serving a client.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed or out-of-range input.
+    #[error("{0}")]
+    Validation(String),
+    /// Missing or bad credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but not allowed to touch this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing (or not visible to this user).
+    #[error("{0}")]
+    NotFound(String),
+    /// Clashes with what is already stored.
+    #[error("{0}")]
+    Conflict(String),
+    /// A request body over the configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Well-formed but impossible (messaging yourself).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Too many requests.
+    #[error("{0}")]
+    RateLimited(String),
+    /// Anything else. The text is for the log only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// `Result` with [`AppError`].
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The `error` object of every failure answer.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code (`VALIDATION`, `FORBIDDEN` ...).
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl AppError {
+    /// Shorthand for [`AppError::Validation`].
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::Validation(message.into())
+    }
+
+    /// Logs `detail` and returns an [`AppError::Internal`] whose client-facing text is generic.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        let detail = detail.to_string();
+        tracing::error!(error = %detail, "internal error");
+        Self::Internal(detail)
+    }
+
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "VALIDATION",
+            Self::Unauthorized(_) => "UNAUTHORIZED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Conflict(_) => "CONFLICT",
+            Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Self::Unprocessable(_) => "UNPROCESSABLE",
+            Self::RateLimited(_) => "RATE_LIMITED",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client is told: the message, except for internal errors.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        }
+    }
+
+    /// The Socket.IO acknowledgement for this error.
+    pub fn to_ack(&self) -> serde_json::Value {
+        serde_json::json!({ "success": false, "error": self.body() })
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::internal(format_args!("database: {err}"))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = self.body();
+        let json = serde_json::json!({
+            "success": false,
+            "message": body.message,
+            "error": body,
+        });
+        (self.status(), axum::Json(json)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_status_and_code() {
+        let cases = [
+            (AppError::validation("v"), 400, "VALIDATION"),
+            (AppError::Unauthorized("u".into()), 401, "UNAUTHORIZED"),
+            (AppError::Forbidden("f".into()), 403, "FORBIDDEN"),
+            (AppError::NotFound("n".into()), 404, "NOT_FOUND"),
+            (AppError::Conflict("c".into()), 409, "CONFLICT"),
+            (
+                AppError::PayloadTooLarge("p".into()),
+                413,
+                "PAYLOAD_TOO_LARGE",
+            ),
+            (AppError::Unprocessable("x".into()), 422, "UNPROCESSABLE"),
+            (AppError::RateLimited("r".into()), 429, "RATE_LIMITED"),
+            (AppError::Internal("secret sql".into()), 500, "INTERNAL"),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!(err.status().as_u16(), status);
+            assert_eq!(err.code(), code);
+            let ack = err.to_ack();
+            assert_eq!(ack["success"], false);
+            assert_eq!(ack["error"]["code"], code);
+        }
+    }
+
+    #[test]
+    fn internal_details_stay_on_the_server() {
+        let err = AppError::Internal("SELECT * FROM users failed at /var/db".into());
+        assert_eq!(err.body().message, "internal error");
+        assert!(!err.to_ack().to_string().contains("SELECT"));
+    }
+}

@@ -1,0 +1,203 @@
+//! REST adapters under `/api/chat`, one file per resource, answering in the seed's envelope
+//! `{ success, message?, data }`. Handlers parse, call the service, and shape the answer.
+
+pub mod conversations;
+pub mod messages;
+pub mod unread;
+pub mod views;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use socketioxide::SocketIo;
+
+use crate::error::AppError;
+use crate::service::views::PageRequest;
+use crate::socket::emit::Emitter;
+use crate::state::AppState;
+
+/// Largest page size a client may ask for.
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// The state of every REST handler: the shared application state and the Socket.IO handle to
+/// broadcast through.
+#[derive(Clone, Debug)]
+pub struct ApiState {
+    /// Service and settings.
+    pub app: AppState,
+    /// Broadcasts.
+    pub emitter: Emitter,
+}
+
+impl ApiState {
+    /// The REST state over `app`, broadcasting through `io`.
+    pub fn new(app: AppState, io: SocketIo) -> Self {
+        Self {
+            app,
+            emitter: Emitter::new(io),
+        }
+    }
+}
+
+/// Every REST route.
+pub fn router(state: ApiState) -> Router {
+    let chat = Router::new()
+        .route("/send", post(messages::send))
+        .route("/conversations", get(conversations::list))
+        .route("/conversations/{id}/messages", get(messages::list))
+        .route("/conversations/{id}/read", put(conversations::read))
+        .route("/conversations/{id}/search", get(messages::search))
+        .route("/messages/{id}", delete(messages::delete))
+        .route("/unread-count", get(unread::count))
+        .route("/unread", get(unread::by_conversation));
+    Router::new()
+        .nest("/api/chat", chat)
+        .route("/health", get(health))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("no such route".to_owned())
+}
+
+/// A success answer: `{ success: true, message?, data }` with a status.
+#[derive(Debug)]
+pub struct Envelope<T> {
+    status: StatusCode,
+    message: Option<&'static str>,
+    data: T,
+}
+
+impl<T: Serialize> Envelope<T> {
+    /// `200` with `data`.
+    pub fn ok(data: T) -> Self {
+        Self {
+            status: StatusCode::OK,
+            message: None,
+            data,
+        }
+    }
+
+    /// Sets the status.
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Sets the `message` sentence.
+    pub fn message(mut self, message: &'static str) -> Self {
+        self.message = Some(message);
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct EnvelopeBody<'a, T> {
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    data: &'a T,
+}
+
+impl<T: Serialize> IntoResponse for Envelope<T> {
+    fn into_response(self) -> Response {
+        let body = EnvelopeBody {
+            success: true,
+            message: self.message,
+            data: &self.data,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A JSON body whose every rejection is an [`AppError`] (400, or 413 over the size limit).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_error(&rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: &JsonRejection) -> AppError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::PayloadTooLarge("request body is too large".to_owned())
+        }
+        _ => AppError::validation(rejection.body_text()),
+    }
+}
+
+/// Query parameters whose rejection is a `400` [`AppError`].
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(query_error(&rejection)),
+        }
+    }
+}
+
+fn query_error(rejection: &QueryRejection) -> AppError {
+    AppError::validation(rejection.body_text())
+}
+
+/// `page` and `limit` query parameters, as text so that bad values get a clear error.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageQuery {
+    /// Page number, from 1.
+    pub page: Option<String>,
+    /// Page size, 1 to [`MAX_PAGE_SIZE`].
+    pub limit: Option<String>,
+}
+
+impl PageQuery {
+    /// The page asked for, with `default_limit` when none is given.
+    pub fn resolve(&self, default_limit: u64) -> Result<PageRequest, AppError> {
+        let page = parse_positive(self.page.as_deref(), "page")?.unwrap_or(1);
+        let limit = parse_positive(self.limit.as_deref(), "limit")?.unwrap_or(default_limit);
+        if limit > MAX_PAGE_SIZE {
+            return Err(AppError::validation(format!(
+                "limit must be at most {MAX_PAGE_SIZE}"
+            )));
+        }
+        if page > 1_000_000 {
+            return Err(AppError::validation("page is too large"));
+        }
+        Ok(PageRequest { page, limit })
+    }
+}
+
+fn parse_positive(text: Option<&str>, name: &str) -> Result<Option<u64>, AppError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => match t.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(Some(n)),
+            _ => Err(AppError::validation(format!(
+                "{name} must be a positive integer"
+            ))),
+        },
+    }
+}

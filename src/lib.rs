@@ -1,0 +1,162 @@
+//! parley: a real-time chat server speaking the Socket.IO events and REST routes of the Node
+//! chat backends it replaces, with every message in SQLite or PostgreSQL through sea-orm.
+//!
+//! # Layout
+//!
+//! - [`config`]: every setting, from flags, the environment, `.env` and defaults.
+//! - [`error`]: [`AppError`](error::AppError), the one error type, and its HTTP and ack faces.
+//! - [`ids`]: user ids that keep their JSON type; numeric ids that accept digit strings.
+//! - [`time`]: timestamps in the clients' format.
+//! - [`auth`]: token verification, the REST extractor, the Socket.IO connect middleware.
+//! - [`db`]: opening the database and applying migrations.
+//! - [`service`]: the chat domain (no axum, no socketioxide).
+//! - [`http`]: REST adapters under `/api/chat`.
+//! - [`socket`]: Socket.IO adapters and the one emit module with every event name.
+//! - [`state`]: [`AppState`](state::AppState), shared by both doors.
+//!
+//! [`run`] serves on a listener it is given until a shutdown future completes.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod service;
+pub mod socket;
+pub mod state;
+pub mod time;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method};
+use axum::serve::ListenerExt;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::TokenVerifier;
+use crate::config::Config;
+use crate::service::{Chat, Limits};
+use crate::socket::typing::Typing;
+use crate::state::AppState;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad settings.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// The listener failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the database, applies migrations, and serves Socket.IO and REST on `listener` until
+/// `shutdown` completes; then stops accepting, closes every socket, gives in-flight requests
+/// `SHUTDOWN_TIMEOUT_SECS` to finish, and closes the database.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let secret = match (&config.jwt_secret, &config.jwt_public_key_file) {
+        (Some(secret), _) => secret.clone(),
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            return Err(RunError::Config(
+                "set JWT_SECRET or JWT_PUBLIC_KEY_FILE".to_owned(),
+            ));
+        }
+    };
+    let verifier = TokenVerifier::new(&config, &secret).map_err(RunError::Config)?;
+
+    let db = db::connect(&config).await?;
+    db::migrate(&db).await?;
+
+    let config = Arc::new(config);
+    let chat = Chat::new(
+        db.clone(),
+        Limits {
+            max_message_length: config.max_message_length,
+        },
+    );
+    let app = AppState {
+        chat,
+        verifier: Arc::new(verifier),
+        config: config.clone(),
+    };
+    let typing = Arc::new(Typing::new(config.typing_timeout()));
+
+    let (io_layer, io) = SocketIo::builder()
+        .max_payload(config.max_payload_bytes)
+        .with_state(app.clone())
+        .with_state(typing)
+        .build_layer();
+    socket::register(&io);
+
+    let router = http::router(http::ApiState::new(app, io.clone()))
+        .layer(io_layer)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .layer(cors(&config.cors_origins)?);
+
+    let listener = listener.tap_io(|tcp| {
+        // Without it, the second of two quick emits to a client waits ~40 ms (Nagle).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    let closing_io = io.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing sockets");
+        let _ = stopping_tx.send(true);
+        closing_io.close().await;
+    };
+    let serve = axum::serve(listener, router).with_graceful_shutdown(signal);
+    let grace = config.shutdown_timeout();
+    tokio::select! {
+        result = serve.into_future() => result?,
+        _ = async {
+            let _ = stopping.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway"),
+    }
+    db.close().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn cors(origins: &str) -> Result<CorsLayer, RunError> {
+    let layer = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers(Any);
+    if origins.trim() == "*" {
+        return Ok(layer.allow_origin(Any));
+    }
+    let list = origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            HeaderValue::from_str(o)
+                .map_err(|_| RunError::Config(format!("CORS_ORIGINS has a bad origin: {o}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(layer.allow_origin(AllowOrigin::list(list)))
+}

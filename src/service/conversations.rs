@@ -1,0 +1,300 @@
+//! Conversations: finding or creating the direct conversation of a pair, membership, listing,
+//! read positions and unread counts.
+
+use entity::{conversation, message, participant};
+use sea_orm::sea_query::{Expr, NullOrdering, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr, Statement,
+};
+
+use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
+use crate::service::views::{ConversationView, Page, PageRequest, ReadReceipt, UnreadView};
+use crate::service::{Chat, ChatEvents, users};
+
+impl Chat {
+    /// The conversation, if `user` is a current participant of it: `NOT_FOUND` when it does not
+    /// exist, `FORBIDDEN` when the user is not in it.
+    pub async fn require_participant(
+        &self,
+        user: &UserId,
+        conversation_id: i64,
+    ) -> AppResult<conversation::Model> {
+        participant_of(&self.db, user, conversation_id).await
+    }
+
+    /// The one direct conversation between `a` and `b`, created (with both participants) if it
+    /// does not exist yet.
+    pub(crate) async fn direct_conversation(
+        &self,
+        a: &UserId,
+        b: &UserId,
+    ) -> AppResult<conversation::Model> {
+        let (first, second) = UserId::ordered_pair(a, b);
+        if let Some(found) = find_direct(&self.db, first, second).await? {
+            return Ok(found);
+        }
+        self.ensure_user(&self.db, a).await?;
+        self.ensure_user(&self.db, b).await?;
+        let now = crate::time::now();
+        let txn = self.begin_write().await?;
+        let created = conversation::ActiveModel {
+            kind: Set(conversation::KIND_DIRECT.to_owned()),
+            title: Set(None),
+            participant_1_id: Set(Some(first.key().to_owned())),
+            participant_2_id: Set(Some(second.key().to_owned())),
+            last_message: Set(None),
+            last_message_at: Set(None),
+            last_seq: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        let created = match conversation::Entity::insert(created)
+            .exec_with_returning(&txn)
+            .await
+        {
+            Ok(model) => model,
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                // Another request created it first.
+                txn.rollback().await?;
+                return find_direct(&self.db, first, second).await?.ok_or_else(|| {
+                    AppError::internal("direct conversation vanished after conflict")
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let members = [first, second].map(|u| participant::ActiveModel {
+            conversation_id: Set(created.id),
+            user_id: Set(u.key().to_owned()),
+            role: Set(participant::ROLE_MEMBER.to_owned()),
+            joined_at: Set(now),
+            last_read_seq: Set(0),
+            last_read_at: Set(None),
+            archived_at: Set(None),
+            left_at: Set(None),
+        });
+        participant::Entity::insert_many(members)
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    /// The user's conversations, most recent message first.
+    pub async fn list_conversations(
+        &self,
+        user: &UserId,
+        page: PageRequest,
+    ) -> AppResult<Page<ConversationView>> {
+        let mine = Query::select()
+            .column(participant::Column::ConversationId)
+            .from(participant::Entity)
+            .and_where(participant::Column::UserId.eq(user.key()))
+            .and_where(participant::Column::LeftAt.is_null())
+            .to_owned();
+        let query = conversation::Entity::find().filter(conversation::Column::Id.in_subquery(mine));
+        let total = query.clone().count(&self.db).await?;
+        let rows = query
+            .order_by_with_nulls(
+                conversation::Column::LastMessageAt,
+                Order::Desc,
+                NullOrdering::Last,
+            )
+            .order_by_desc(conversation::Column::Id)
+            .offset(page.offset())
+            .limit(page.limit)
+            .all(&self.db)
+            .await?;
+        let unread = self.unread_counts(user).await?;
+        let keys: Vec<String> = rows
+            .iter()
+            .flat_map(|c| [c.participant_1_id.clone(), c.participant_2_id.clone()])
+            .flatten()
+            .collect();
+        let users = self.load_users(&self.db, keys).await?;
+        let items = rows
+            .into_iter()
+            .map(|c| ConversationView {
+                id: c.id,
+                participant1: c
+                    .participant_1_id
+                    .as_deref()
+                    .map(|k| users::pick(&users, k)),
+                participant2: c
+                    .participant_2_id
+                    .as_deref()
+                    .map(|k| users::pick(&users, k)),
+                unread_count: unread
+                    .iter()
+                    .find(|(id, _)| *id == c.id)
+                    .map_or(0, |(_, n)| *n),
+                kind: c.kind,
+                last_message: c.last_message,
+                last_message_at: c.last_message_at,
+                last_seq: c.last_seq,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+            })
+            .collect();
+        Ok(page.wrap(items, total))
+    }
+
+    /// Marks everything in the conversation as read for `user`, and tells `events`.
+    pub async fn mark_read(
+        &self,
+        events: &impl ChatEvents,
+        user: &UserId,
+        conversation_id: i64,
+    ) -> AppResult<ReadReceipt> {
+        let now = crate::time::now();
+        let txn = self.begin_write().await?;
+        let conv = participant_of(&txn, user, conversation_id).await?;
+        participant::Entity::update_many()
+            .col_expr(participant::Column::LastReadSeq, Expr::value(conv.last_seq))
+            .col_expr(participant::Column::LastReadAt, Expr::value(now))
+            .filter(participant::Column::ConversationId.eq(conversation_id))
+            .filter(participant::Column::UserId.eq(user.key()))
+            .filter(participant::Column::LastReadSeq.lt(conv.last_seq))
+            .exec(&txn)
+            .await?;
+        let updated = message::Entity::update_many()
+            .col_expr(message::Column::ReadAt, Expr::value(now))
+            .filter(message::Column::ConversationId.eq(conversation_id))
+            .filter(message::Column::ReceiverId.eq(user.key()))
+            .filter(message::Column::ReadAt.is_null())
+            .filter(message::Column::Seq.lte(conv.last_seq))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        let receipt = ReadReceipt {
+            conversation_id,
+            user: user.clone(),
+            last_read_seq: conv.last_seq,
+            read_at: now,
+            updated,
+        };
+        events.messages_read(&receipt).await;
+        Ok(receipt)
+    }
+
+    /// Messages from others that `user` has not read, over all their conversations.
+    pub async fn unread_total(&self, user: &UserId) -> AppResult<i64> {
+        Ok(self.unread_counts(user).await?.iter().map(|(_, n)| n).sum())
+    }
+
+    /// Unread counts per conversation, with the other participant of direct conversations.
+    pub async fn unread_by_conversation(&self, user: &UserId) -> AppResult<Vec<UnreadView>> {
+        let counts = self.unread_counts(user).await?;
+        let convs = conversation::Entity::find()
+            .filter(conversation::Column::Id.is_in(counts.iter().map(|(id, _)| *id)))
+            .all(&self.db)
+            .await?;
+        let other = |c: &conversation::Model| -> Option<String> {
+            [&c.participant_1_id, &c.participant_2_id]
+                .into_iter()
+                .flatten()
+                .find(|k| k.as_str() != user.key())
+                .cloned()
+        };
+        let keys: Vec<String> = convs.iter().filter_map(other).collect();
+        let users = self.load_users(&self.db, keys).await?;
+        Ok(counts
+            .into_iter()
+            .map(|(conversation_id, unread_count)| UnreadView {
+                conversation_id,
+                unread_count,
+                other_participant: convs
+                    .iter()
+                    .find(|c| c.id == conversation_id)
+                    .and_then(other)
+                    .map(|k| users::pick(&users, &k)),
+            })
+            .collect())
+    }
+
+    /// `(conversation id, unread count)` for each conversation of `user` with unread messages.
+    async fn unread_counts(&self, user: &UserId) -> AppResult<Vec<(i64, i64)>> {
+        let sql = "SELECT p.conversation_id AS conversation_id, COUNT(m.id) AS unread \
+                   FROM participants p \
+                   JOIN messages m ON m.conversation_id = p.conversation_id \
+                   WHERE p.user_id = $1 AND p.left_at IS NULL AND m.seq > p.last_read_seq \
+                   AND m.sender_id <> $1 AND m.deleted_at IS NULL \
+                   GROUP BY p.conversation_id ORDER BY p.conversation_id";
+        let rows = self
+            .db
+            .query_all_raw(statement(&self.db, sql, user))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<i64>("", "conversation_id")?,
+                    row.try_get::<i64>("", "unread")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Everyone who shares a current conversation with `user`.
+    pub async fn partners_of(&self, user: &UserId) -> AppResult<Vec<UserId>> {
+        let sql = "SELECT DISTINCT o.user_id AS user_id, u.id_is_number AS id_is_number \
+                   FROM participants me \
+                   JOIN participants o ON o.conversation_id = me.conversation_id \
+                   JOIN users u ON u.id = o.user_id \
+                   WHERE me.user_id = $1 AND o.user_id <> $1 \
+                   AND me.left_at IS NULL AND o.left_at IS NULL";
+        let rows = self
+            .db
+            .query_all_raw(statement(&self.db, sql, user))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserId::from_stored(
+                    row.try_get::<String>("", "user_id")?,
+                    row.try_get::<bool>("", "id_is_number")?,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// A raw statement with the user's key as `$1` (both SQLite and PostgreSQL read `$1`).
+fn statement(db: &impl ConnectionTrait, sql: &str, user: &UserId) -> Statement {
+    let backend: DbBackend = db.get_database_backend();
+    Statement::from_sql_and_values(backend, sql, [user.key().into()])
+}
+
+async fn find_direct<C: ConnectionTrait>(
+    conn: &C,
+    first: &UserId,
+    second: &UserId,
+) -> AppResult<Option<conversation::Model>> {
+    Ok(conversation::Entity::find()
+        .filter(conversation::Column::Participant1Id.eq(first.key()))
+        .filter(conversation::Column::Participant2Id.eq(second.key()))
+        .one(conn)
+        .await?)
+}
+
+/// See [`Chat::require_participant`]; usable inside a transaction.
+pub(crate) async fn participant_of<C: ConnectionTrait>(
+    conn: &C,
+    user: &UserId,
+    conversation_id: i64,
+) -> AppResult<conversation::Model> {
+    let conv = conversation::Entity::find_by_id(conversation_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("conversation {conversation_id} not found")))?;
+    let member = participant::Entity::find_by_id((conversation_id, user.key().to_owned()))
+        .one(conn)
+        .await?;
+    match member {
+        Some(p) if p.left_at.is_none() => Ok(conv),
+        _ => Err(AppError::Forbidden(format!(
+            "not a participant of conversation {conversation_id}"
+        ))),
+    }
+}

@@ -1,0 +1,70 @@
+//! The chat domain: conversations, messages, read positions, presence. No axum, no socketioxide:
+//! REST and Socket.IO are two doors that call the same functions here, so every rule
+//! (membership, validation, idempotency, ordering) lives in one place.
+//!
+//! What happens after a commit is told to a [`ChatEvents`] sink, which the socket layer implements.
+
+pub mod conversations;
+pub mod events;
+pub mod messages;
+pub mod presence;
+pub mod users;
+pub mod views;
+
+use std::sync::Arc;
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+pub use events::ChatEvents;
+
+/// Limits on what clients may send.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Longest message content, in characters.
+    pub max_message_length: usize,
+}
+
+/// The chat service: the database, the in-process caches and locks. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Chat {
+    /// The database connection pool.
+    pub db: DatabaseConnection,
+    /// What clients may send.
+    pub limits: Limits,
+    /// Users already written to the database by this process.
+    users: Arc<users::Directory>,
+    /// Serialises sends per conversation, so broadcasts leave in `seq` order.
+    order: Arc<messages::OrderLocks>,
+    /// Connected sockets per user on this node.
+    pub presence: Arc<presence::Presence>,
+}
+
+impl Chat {
+    /// A chat service over `db`.
+    pub fn new(db: DatabaseConnection, limits: Limits) -> Self {
+        Self {
+            db,
+            limits,
+            users: Arc::new(users::Directory::default()),
+            order: Arc::new(messages::OrderLocks::default()),
+            presence: Arc::new(presence::Presence::default()),
+        }
+    }
+}
+
+impl Chat {
+    /// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+    /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes cannot fail on a
+    /// snapshot another writer moved; PostgreSQL ignores the option.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+}

@@ -1,0 +1,152 @@
+//! Users: written when a token names them (connect, API call) or a send names them as receiver.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use entity::user;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::auth::{Identity, Profile};
+use crate::error::AppResult;
+use crate::ids::UserId;
+use crate::service::Chat;
+use crate::service::views::UserView;
+
+/// What this process last wrote for each user, so an unchanged token costs no database write.
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    known: Mutex<HashMap<String, Known>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Known {
+    /// Written from a token with these details.
+    Identity(bool, Profile),
+    /// Exists, possibly only as a stub.
+    Exists,
+}
+
+impl Directory {
+    fn get(&self, key: &str) -> Option<Known> {
+        self.known.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: &str, known: Known) {
+        if let Ok(mut map) = self.known.lock() {
+            map.insert(key.to_owned(), known);
+        }
+    }
+}
+
+impl Chat {
+    /// Records the caller's id type and display details, unless this process already wrote the
+    /// same ones.
+    pub async fn remember_identity(&self, identity: &Identity) -> AppResult<()> {
+        let known = Known::Identity(identity.user.is_numeric(), identity.profile.clone());
+        if self.users.get(identity.user.key()).as_ref() == Some(&known) {
+            return Ok(());
+        }
+        let now = crate::time::now();
+        let p = &identity.profile;
+        let row = user::ActiveModel {
+            id: Set(identity.user.key().to_owned()),
+            id_is_number: Set(identity.user.is_numeric()),
+            name: Set(p.name.clone()),
+            username: Set(p.username.clone()),
+            email: Set(p.email.clone()),
+            avatar: Set(p.avatar.clone()),
+            last_seen_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        user::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(user::Column::Id)
+                    .update_columns([
+                        user::Column::IdIsNumber,
+                        user::Column::Name,
+                        user::Column::Username,
+                        user::Column::Email,
+                        user::Column::Avatar,
+                        user::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        self.users.put(identity.user.key(), known);
+        Ok(())
+    }
+
+    /// Makes sure `id` exists as a user, creating a row with just the id if needed.
+    pub(crate) async fn ensure_user<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: &UserId,
+    ) -> AppResult<()> {
+        if self.users.get(id.key()).is_some() {
+            return Ok(());
+        }
+        let now = crate::time::now();
+        let row = user::ActiveModel {
+            id: Set(id.key().to_owned()),
+            id_is_number: Set(id.is_numeric()),
+            name: Set(None),
+            username: Set(None),
+            email: Set(None),
+            avatar: Set(None),
+            last_seen_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        user::Entity::insert(row)
+            .on_conflict_do_nothing()
+            .exec_without_returning(conn)
+            .await?;
+        self.users.put(id.key(), Known::Exists);
+        Ok(())
+    }
+
+    /// Loads the users with these keys; unknown keys are left out.
+    pub(crate) async fn load_users<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        mut keys: Vec<String>,
+    ) -> AppResult<HashMap<String, UserView>> {
+        keys.sort();
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = user::Entity::find()
+            .filter(user::Column::Id.is_in(keys))
+            .all(conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|m| (m.id.clone(), UserView::from_model(m)))
+            .collect())
+    }
+
+    /// Loads one user; a key with no row (which a foreign key makes impossible) gives a bare view.
+    pub(crate) async fn load_user<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        key: &str,
+    ) -> AppResult<UserView> {
+        let found = user::Entity::find_by_id(key.to_owned()).one(conn).await?;
+        Ok(match found {
+            Some(m) => UserView::from_model(m),
+            None => UserView::bare(UserId::from_stored(key.to_owned(), false)),
+        })
+    }
+}
+
+/// Picks a user from a loaded map, falling back to a bare view.
+pub(crate) fn pick(users: &HashMap<String, UserView>, key: &str) -> UserView {
+    users
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| UserView::bare(UserId::from_stored(key.to_owned(), false)))
+}

@@ -1,0 +1,218 @@
+//! What the service returns: plain data, rendered into wire shapes by the REST and socket layers.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::UserId;
+
+/// A user's public details (the same JSON on every door: `{id, name, username, email, avatar}`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UserView {
+    /// The id, typed as the token gave it.
+    pub id: UserId,
+    /// Display name.
+    pub name: Option<String>,
+    /// User name.
+    pub username: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Avatar URL.
+    pub avatar: Option<String>,
+}
+
+impl UserView {
+    /// The view of a stored user.
+    pub fn from_model(m: entity::user::Model) -> Self {
+        Self {
+            id: UserId::from_stored(m.id, m.id_is_number),
+            name: m.name,
+            username: m.username,
+            email: m.email,
+            avatar: m.avatar,
+        }
+    }
+
+    /// A user known only by id.
+    pub fn bare(id: UserId) -> Self {
+        Self {
+            id,
+            name: None,
+            username: None,
+            email: None,
+            avatar: None,
+        }
+    }
+}
+
+/// A stored message with its sender and receiver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageView {
+    /// Database id.
+    pub id: i64,
+    /// Conversation.
+    pub conversation_id: i64,
+    /// Position in the conversation.
+    pub seq: i64,
+    /// Sender.
+    pub sender: UserView,
+    /// Receiver of a direct message.
+    pub receiver: Option<UserView>,
+    /// Text.
+    pub content: String,
+    /// Attachment URL.
+    pub attachment_url: Option<String>,
+    /// `text`.
+    pub kind: String,
+    /// Replied-to message id.
+    pub reply_to: Option<i64>,
+    /// The sender's client message id.
+    pub client_msg_id: Option<String>,
+    /// When the receiver read it.
+    pub read_at: Option<DateTime<Utc>>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Last edit.
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Soft-delete time.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl MessageView {
+    /// Joins a stored message with its users.
+    pub fn new(m: entity::message::Model, sender: UserView, receiver: Option<UserView>) -> Self {
+        Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            seq: m.seq,
+            sender,
+            receiver,
+            content: m.content,
+            attachment_url: m.attachment_url,
+            kind: m.kind,
+            reply_to: m.reply_to,
+            client_msg_id: m.client_msg_id,
+            read_at: m.read_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            edited_at: m.edited_at,
+            deleted_at: m.deleted_at,
+        }
+    }
+
+    /// Everyone in the conversation who should be notified, other than the sender.
+    pub fn recipients(&self) -> impl Iterator<Item = &UserId> {
+        self.receiver.iter().map(|r| &r.id)
+    }
+}
+
+/// The result of a send: the message, and whether this call stored it or found it stored by an
+/// earlier send with the same client message id.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    /// The message.
+    pub message: MessageView,
+    /// `false` when an earlier send with the same client message id had stored it.
+    pub created: bool,
+}
+
+/// A conversation as listed for one user.
+#[derive(Clone, Debug)]
+pub struct ConversationView {
+    /// Database id.
+    pub id: i64,
+    /// `direct` or `group`.
+    pub kind: String,
+    /// First user of a direct conversation.
+    pub participant1: Option<UserView>,
+    /// Second user of a direct conversation.
+    pub participant2: Option<UserView>,
+    /// Last message preview.
+    pub last_message: Option<String>,
+    /// Last message time.
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// Last `seq`.
+    pub last_seq: i64,
+    /// Messages from others this user has not read.
+    pub unread_count: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of something, with the numbers the seed's pagination answers carry.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// How many there are in all.
+    pub total: u64,
+    /// This page, from 1.
+    pub page: u64,
+    /// How many pages of this size there are.
+    pub total_pages: u64,
+}
+
+/// Which page to read.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    /// Page number, from 1.
+    pub page: u64,
+    /// Page size.
+    pub limit: u64,
+}
+
+impl PageRequest {
+    /// Rows to skip.
+    pub fn offset(&self) -> u64 {
+        (self.page - 1) * self.limit
+    }
+
+    /// Wraps one page of `total` items.
+    pub fn wrap<T>(&self, items: Vec<T>, total: u64) -> Page<T> {
+        Page {
+            items,
+            total,
+            page: self.page,
+            total_pages: total.div_ceil(self.limit),
+        }
+    }
+}
+
+/// A user's read position in a conversation.
+#[derive(Clone, Debug)]
+pub struct ReadReceipt {
+    /// Conversation.
+    pub conversation_id: i64,
+    /// Reader.
+    pub user: UserId,
+    /// Every message up to this `seq` is read.
+    pub last_read_seq: i64,
+    /// When.
+    pub read_at: DateTime<Utc>,
+    /// How many messages this call marked read.
+    pub updated: u64,
+}
+
+/// Unread messages in one conversation.
+#[derive(Clone, Debug)]
+pub struct UnreadView {
+    /// Conversation.
+    pub conversation_id: i64,
+    /// Unread messages from others.
+    pub unread_count: i64,
+    /// The other user of a direct conversation.
+    pub other_participant: Option<UserView>,
+}
+
+/// A user's online state.
+#[derive(Clone, Debug)]
+pub struct PresenceView {
+    /// The user.
+    pub user: UserId,
+    /// Online now.
+    pub online: bool,
+    /// When their last socket disconnected.
+    pub last_seen: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,245 @@
+//! Socket.IO adapters: the connect handler registers every client event; each event's handler
+//! parses its payload, calls the service, and answers through one acknowledgement envelope.
+//!
+//! Events of one socket are handled one after another, in the order the client sent them
+//! (socketioxide would otherwise run each in its own task): a `join_conversation` followed by a
+//! `send_message`, or two sends, take effect in that order.
+
+pub mod conversations;
+pub mod emit;
+pub mod messages;
+pub mod typing;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
+use socketioxide::socket::Socket;
+use tokio::sync::mpsc;
+
+use crate::auth::Identity;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use emit::Emitter;
+use typing::Typing;
+
+/// Events a socket may have waiting before new ones are refused.
+const QUEUE_DEPTH: usize = 64;
+
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What every handler of one socket shares.
+#[derive(Debug)]
+pub struct SocketCtx {
+    /// Service and settings.
+    pub app: AppState,
+    /// The connected user.
+    pub identity: Identity,
+    /// Broadcasts.
+    pub emitter: Emitter,
+    /// Typing indicators.
+    pub typing: Arc<Typing>,
+    queue: mpsc::Sender<Job>,
+}
+
+/// Registers parley's namespace on `io`.
+pub fn register(io: &SocketIo) {
+    use socketioxide::handler::ConnectHandler;
+    io.ns("/", on_connect.with(crate::auth::socket::authenticate));
+}
+
+async fn on_connect(
+    socket: SocketRef,
+    io: SocketIo,
+    State(app): State<AppState>,
+    State(typing): State<Arc<Typing>>,
+    Extension(identity): Extension<Identity>,
+) {
+    let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE_DEPTH);
+    tokio::spawn(async move {
+        while let Some(job) = jobs.recv().await {
+            job.await;
+        }
+    });
+    let ctx = Arc::new(SocketCtx {
+        app,
+        identity,
+        emitter: Emitter::new(io),
+        typing,
+        queue,
+    });
+    socket.join(emit::user_room(&ctx.identity.user));
+
+    on(&socket, &ctx, emit::JOIN_CONVERSATION, conversations::join);
+    on(
+        &socket,
+        &ctx,
+        emit::LEAVE_CONVERSATION,
+        conversations::leave,
+    );
+    on(
+        &socket,
+        &ctx,
+        emit::MARK_AS_READ,
+        conversations::mark_as_read,
+    );
+    on(
+        &socket,
+        &ctx,
+        emit::JOIN_PERSONAL_ROOM,
+        conversations::join_personal_room,
+    );
+    on(&socket, &ctx, emit::SEND_MESSAGE, messages::send);
+    on(&socket, &ctx, emit::TYPING, typing::start);
+    on(&socket, &ctx, emit::STOP_TYPING, typing::stop);
+
+    let on_leave = ctx.clone();
+    socket.on_disconnect(async move |socket: SocketRef| {
+        on_leave
+            .typing
+            .socket_gone(&on_leave.emitter, socket.id)
+            .await;
+        let result = on_leave
+            .app
+            .chat
+            .socket_disconnected(&on_leave.emitter, &on_leave.identity.user)
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "presence update on disconnect failed");
+        }
+    });
+
+    if let Err(e) = ctx
+        .app
+        .chat
+        .socket_connected(&ctx.emitter, &ctx.identity.user)
+        .await
+    {
+        tracing::warn!(error = %e, "presence update on connect failed");
+    }
+}
+
+/// The payload of a client event: the first argument, or why it could not be read.
+pub type Payload = Result<serde_json::Value, String>;
+
+/// Registers `handler` for `event` on this socket, behind the socket's event queue.
+fn on<H, Fut, T>(socket: &SocketRef, ctx: &Arc<SocketCtx>, event: &'static str, handler: H)
+where
+    H: Fn(Arc<SocketCtx>, SocketRef, Payload) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<T>> + Send + 'static,
+    T: Serialize + Send + 'static,
+{
+    socket.on(
+        event,
+        Queued {
+            event,
+            ctx: ctx.clone(),
+            handler,
+        },
+    );
+}
+
+/// A handler whose calls go through the socket's queue, and whose result is answered as an
+/// acknowledgement (or an `error` event when the client asked for none).
+struct Queued<H> {
+    event: &'static str,
+    ctx: Arc<SocketCtx>,
+    handler: H,
+}
+
+impl<H, Fut, T> MessageHandler<socketioxide::adapter::LocalAdapter, ()> for Queued<H>
+where
+    H: Fn(Arc<SocketCtx>, SocketRef, Payload) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<T>> + Send + 'static,
+    T: Serialize + Send + 'static,
+{
+    fn call(&self, s: Arc<Socket>, mut v: Value, ack_id: Option<i64>) {
+        let Ok(TryData(data)) =
+            TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id);
+        let payload = data.map_err(|e| e.to_string());
+        let reply = Reply::new(self.event, &s, &mut v, ack_id);
+        let work = (self.handler)(self.ctx.clone(), SocketRef::from(s.clone()), payload);
+        let job: Job = Box::pin(async move { reply.send(work.await) });
+        if self.ctx.queue.try_send(job).is_err() {
+            Reply::new(self.event, &s, &mut v, ack_id).send::<()>(Err(AppError::RateLimited(
+                "too many events waiting on this connection; slow down".to_owned(),
+            )));
+        }
+    }
+}
+
+/// Answers one client event: an acknowledgement when the client asked for one, else (for
+/// failures only) an `error` event.
+struct Reply {
+    event: &'static str,
+    socket: SocketRef,
+    ack: AckSender,
+    wants_ack: bool,
+}
+
+impl Reply {
+    fn new(event: &'static str, s: &Arc<Socket>, v: &mut Value, ack_id: Option<i64>) -> Self {
+        let Ok(ack) = AckSender::from_message_parts(s, v, &ack_id);
+        Self {
+            event,
+            socket: SocketRef::from(s.clone()),
+            ack,
+            wants_ack: ack_id.is_some(),
+        }
+    }
+
+    fn send<T: Serialize>(self, result: AppResult<T>) {
+        let sent = match (&result, self.wants_ack) {
+            (Ok(data), true) => self.ack.send(&Ack {
+                success: true,
+                data,
+            }),
+            (Ok(_), false) => Ok(()),
+            (Err(e), true) => self.ack.send(&e.to_ack()),
+            (Err(e), false) => {
+                let body = e.body();
+                self.socket.emit(
+                    emit::ERROR,
+                    &emit::ErrorPayload {
+                        event: self.event,
+                        code: body.code,
+                        message: &body.message,
+                    },
+                )
+            }
+        };
+        if let Err(e) = sent {
+            tracing::debug!(event = self.event, error = %e, "reply not delivered");
+        }
+    }
+}
+
+/// A successful acknowledgement.
+#[derive(Serialize)]
+struct Ack<'a, T> {
+    success: bool,
+    data: &'a T,
+}
+
+/// Reads a client payload into `T`: it must be a JSON object of the right shape.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(payload: Payload) -> AppResult<T> {
+    let value = payload.map_err(|_| AppError::validation("payload must be a JSON object"))?;
+    let kind = match &value {
+        serde_json::Value::Object(_) => None,
+        serde_json::Value::Null => Some("nothing"),
+        serde_json::Value::String(_) => Some("a string"),
+        serde_json::Value::Number(_) => Some("a number"),
+        serde_json::Value::Bool(_) => Some("a boolean"),
+        serde_json::Value::Array(_) => Some("an array"),
+    };
+    if let Some(kind) = kind {
+        return Err(AppError::validation(format!(
+            "payload must be a JSON object, got {kind}"
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| AppError::validation(format!("invalid payload: {e}")))
+}

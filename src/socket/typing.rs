@@ -1,0 +1,194 @@
+//! Typing indicators that expire on the server: a `typing` without a `stop_typing` within the
+//! configured timeout, or the typist's disconnect, produces `user_stopped_typing`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use socketioxide::extract::SocketRef;
+use socketioxide::socket::Sid;
+use tokio::time::Instant;
+
+use crate::error::AppResult;
+use crate::ids::UserId;
+use crate::socket::conversations::{ConversationAck, ConversationPayload};
+use crate::socket::emit::{self, Emitter, TypingPayload};
+use crate::socket::{Payload, SocketCtx, parse};
+
+/// Who is typing where, and until when.
+#[derive(Debug)]
+pub struct Typing {
+    timeout: Duration,
+    active: Mutex<HashMap<(i64, String), Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    user: UserId,
+    socket: Sid,
+    deadline: Instant,
+}
+
+impl Typing {
+    /// A tracker whose indicators live `timeout` after the last `typing`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            active: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records (or extends) an indicator; returns whether it is new, in which case the caller
+    /// starts [`Typing::expire`].
+    fn touch(&self, conversation_id: i64, user: &UserId, socket: Sid) -> bool {
+        let Ok(mut active) = self.active.lock() else {
+            return false;
+        };
+        let deadline = Instant::now() + self.timeout;
+        let key = (conversation_id, user.key().to_owned());
+        match active.get_mut(&key) {
+            Some(entry) => {
+                entry.deadline = deadline;
+                entry.socket = socket;
+                false
+            }
+            None => {
+                active.insert(
+                    key,
+                    Entry {
+                        user: user.clone(),
+                        socket,
+                        deadline,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Removes an indicator; returns whether there was one.
+    fn clear(&self, conversation_id: i64, user: &UserId) -> Option<Entry> {
+        self.active
+            .lock()
+            .ok()?
+            .remove(&(conversation_id, user.key().to_owned()))
+    }
+
+    /// Waits until the indicator's deadline passes without a new `typing`, then ends it.
+    async fn expire(self: Arc<Self>, emitter: Emitter, conversation_id: i64, user: UserId) {
+        let key = (conversation_id, user.key().to_owned());
+        loop {
+            let deadline = {
+                let Ok(active) = self.active.lock() else {
+                    return;
+                };
+                match active.get(&key) {
+                    Some(entry) => entry.deadline,
+                    None => return,
+                }
+            };
+            tokio::time::sleep_until(deadline).await;
+            let expired = {
+                let Ok(mut active) = self.active.lock() else {
+                    return;
+                };
+                match active.get(&key) {
+                    Some(entry) if entry.deadline <= Instant::now() => active.remove(&key),
+                    Some(_) => continue,
+                    None => return,
+                }
+            };
+            if let Some(entry) = expired {
+                stopped(&emitter, conversation_id, &entry.user, Some(entry.socket)).await;
+            }
+            return;
+        }
+    }
+
+    /// Ends every indicator of a socket that disconnected.
+    pub async fn socket_gone(&self, emitter: &Emitter, socket: Sid) {
+        let gone: Vec<(i64, Entry)> = {
+            let Ok(mut active) = self.active.lock() else {
+                return;
+            };
+            let keys: Vec<(i64, String)> = active
+                .iter()
+                .filter(|(_, e)| e.socket == socket)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| active.remove(&k).map(|e| (k.0, e)))
+                .collect()
+        };
+        for (conversation_id, entry) in gone {
+            stopped(emitter, conversation_id, &entry.user, None).await;
+        }
+    }
+}
+
+async fn stopped(emitter: &Emitter, conversation_id: i64, user: &UserId, except: Option<Sid>) {
+    let payload = TypingPayload {
+        user_id: user,
+        conversation_id,
+    };
+    let room = emit::conversation_room(conversation_id);
+    match except {
+        Some(sid) => {
+            emitter
+                .to_room_except(room, sid, emit::USER_STOPPED_TYPING, &payload)
+                .await
+        }
+        None => {
+            emitter
+                .to_room(room, emit::USER_STOPPED_TYPING, &payload)
+                .await
+        }
+    }
+}
+
+/// `typing`: participants only; tells the others in the room and (re)starts the expiry.
+pub async fn start(
+    ctx: Arc<SocketCtx>,
+    socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ConversationAck> {
+    let ConversationPayload { conversation_id } = parse(payload)?;
+    let user = &ctx.identity.user;
+    ctx.app
+        .chat
+        .require_participant(user, conversation_id.0)
+        .await?;
+    let payload = TypingPayload {
+        user_id: user,
+        conversation_id: conversation_id.0,
+    };
+    let room = emit::conversation_room(conversation_id.0);
+    if let Err(e) = socket.to(room).emit(emit::USER_TYPING, &payload).await {
+        tracing::debug!(error = %e, "user_typing not delivered");
+    }
+    if ctx.typing.touch(conversation_id.0, user, socket.id) {
+        tokio::spawn(ctx.typing.clone().expire(
+            ctx.emitter.clone(),
+            conversation_id.0,
+            user.clone(),
+        ));
+    }
+    Ok(ConversationAck::new(conversation_id.0))
+}
+
+/// `stop_typing`: ends the indicator and tells the others in the room.
+pub async fn stop(
+    ctx: Arc<SocketCtx>,
+    socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ConversationAck> {
+    let ConversationPayload { conversation_id } = parse(payload)?;
+    let user = &ctx.identity.user;
+    ctx.app
+        .chat
+        .require_participant(user, conversation_id.0)
+        .await?;
+    ctx.typing.clear(conversation_id.0, user);
+    stopped(&ctx.emitter, conversation_id.0, user, Some(socket.id)).await;
+    Ok(ConversationAck::new(conversation_id.0))
+}
