@@ -96,6 +96,9 @@ pub async fn run(
 
     let (io_layer, io) = SocketIo::builder()
         .max_payload(config.max_payload_bytes)
+        // The same bound on WebSocket messages: a larger one closes the connection.
+        .ws_max_message_size(usize::try_from(config.max_payload_bytes).unwrap_or(usize::MAX))
+        .ws_max_frame_size(usize::try_from(config.max_payload_bytes).unwrap_or(usize::MAX))
         .with_state(app.clone())
         .with_state(typing)
         .build_layer();

@@ -74,6 +74,12 @@ impl Chat {
         input: SendInput,
     ) -> AppResult<Sent> {
         let input = self.validate(input)?;
+        // A repeat is answered before anything is resolved or created.
+        if let Some(key) = &input.client_msg_id
+            && let Some(existing) = self.find_by_client_id(sender, key).await?
+        {
+            return self.repeat(existing, &input).await;
+        }
         let conv = self.target_conversation(sender, &input).await?;
         let receiver = other_participant(&conv, sender);
 
@@ -81,7 +87,8 @@ impl Chat {
         if let Some(key) = &input.client_msg_id
             && let Some(existing) = self.find_by_client_id(sender, key).await?
         {
-            return self.repeat(existing, conv.id, &input.content).await;
+            // Committed by a concurrent send with the same key while this one waited.
+            return self.repeat(existing, &input).await;
         }
         let now = crate::time::now();
         let txn = self.begin_write().await?;
@@ -98,7 +105,7 @@ impl Chat {
                     .find_by_client_id(sender, key)
                     .await?
                     .ok_or_else(|| AppError::internal(format_args!("unique violation: {e}")))?;
-                return self.repeat(existing, conv.id, &input.content).await;
+                return self.repeat(existing, &input).await;
             }
             Err(e) => return Err(e.into()),
         };
@@ -160,8 +167,8 @@ impl Chat {
         self.page_of(query, page).await
     }
 
-    /// Soft-deletes a message. Only its sender may; others in the conversation get `FORBIDDEN`,
-    /// everyone else `NOT_FOUND`.
+    /// Soft-deletes a message. Only its sender may (and only while still a participant);
+    /// anyone else gets `FORBIDDEN`.
     pub async fn delete_message(
         &self,
         events: &impl ChatEvents,
@@ -176,14 +183,12 @@ impl Chat {
             .ok_or_else(not_found)?;
         let _order = self.order.lock(found.conversation_id).await;
         let txn = self.begin_write().await?;
-        let conv = participant_of(&txn, user, found.conversation_id)
-            .await
-            .map_err(|_| not_found())?;
         if found.sender_id != user.key() {
             return Err(AppError::Forbidden(
                 "only the sender may delete a message".to_owned(),
             ));
         }
+        let conv = participant_of(&txn, user, found.conversation_id).await?;
         let now = crate::time::now();
         let deleted = message::Entity::update_many()
             .col_expr(message::Column::DeletedAt, Expr::value(now))
@@ -349,14 +354,15 @@ impl Chat {
             .await?)
     }
 
-    /// The answer to a repeated send: the stored message, if the repeat asks for the same thing.
-    async fn repeat(
-        &self,
-        existing: message::Model,
-        conversation_id: i64,
-        content: &str,
-    ) -> AppResult<Sent> {
-        if existing.conversation_id != conversation_id || existing.content != content {
+    /// The answer to a repeated send: the stored message, if the repeat asks for the same thing
+    /// (same content, and the same conversation or the same receiver).
+    async fn repeat(&self, existing: message::Model, input: &SendInput) -> AppResult<Sent> {
+        let same_target = match (input.conversation_id, &input.receiver) {
+            (Some(id), _) => id == existing.conversation_id,
+            (None, Some(r)) => existing.receiver_id.as_deref() == Some(r.key()),
+            (None, None) => false,
+        };
+        if !same_target || existing.content != input.content {
             return Err(AppError::Conflict(
                 "clientMsgId was already used for a different message".to_owned(),
             ));

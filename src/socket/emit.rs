@@ -194,7 +194,7 @@ impl Emitter {
 }
 
 impl Emitter {
-    /// Emits `event` to `room` except the socket `sid`.
+    /// Emits `event` to `room` except the socket `sid` (when it is still connected).
     pub async fn to_room_except<T: Serialize + ?Sized>(
         &self,
         room: String,
@@ -202,7 +202,11 @@ impl Emitter {
         event: &str,
         data: &T,
     ) {
-        if let Err(e) = self.io.to(room).except(sid).emit(event, data).await {
+        let result = match self.io.get_socket(sid) {
+            Some(socket) => socket.to(room).emit(event, data).await,
+            None => self.io.to(room).emit(event, data).await,
+        };
+        if let Err(e) = result {
             tracing::debug!(event, error = %e, "broadcast failed");
         }
     }

@@ -46,19 +46,29 @@ pub struct SocketCtx {
     queue: mpsc::Sender<Job>,
 }
 
-/// Registers parley's namespace on `io`.
+/// Registers parley's namespace on `io`. On a connection, [`authenticate`] runs first, then
+/// [`prepare`]; both run before the client is told it is connected, so every handler is in place
+/// before its first event can arrive.
+///
+/// [`authenticate`]: crate::auth::socket::authenticate
 pub fn register(io: &SocketIo) {
     use socketioxide::handler::ConnectHandler;
-    io.ns("/", on_connect.with(crate::auth::socket::authenticate));
+    io.ns(
+        "/",
+        on_connect
+            .with(prepare)
+            .with(crate::auth::socket::authenticate),
+    );
 }
 
-async fn on_connect(
+/// Joins the user's personal room and registers every event handler of the socket.
+async fn prepare(
     socket: SocketRef,
     io: SocketIo,
     State(app): State<AppState>,
     State(typing): State<Arc<Typing>>,
     Extension(identity): Extension<Identity>,
-) {
+) -> Result<(), std::convert::Infallible> {
     let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE_DEPTH);
     tokio::spawn(async move {
         while let Some(job) = jobs.recv().await {
@@ -112,7 +122,7 @@ async fn on_connect(
             tracing::warn!(error = %e, "presence update on disconnect failed");
         }
     });
-
+    // Counted here, before the disconnect handler can possibly run.
     if let Err(e) = ctx
         .app
         .chat
@@ -121,6 +131,12 @@ async fn on_connect(
     {
         tracing::warn!(error = %e, "presence update on connect failed");
     }
+    Ok(())
+}
+
+/// Everything was prepared before the client was told it is connected.
+async fn on_connect(socket: SocketRef) {
+    tracing::debug!(sid = %socket.id, "socket connected");
 }
 
 /// The payload of a client event: the first argument, or why it could not be read.

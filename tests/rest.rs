@@ -1,0 +1,382 @@
+//! The REST door under `/api/chat`, driven over plain HTTP against the real server.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TestServer, unique};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn uid() -> Value {
+    json!(unique())
+}
+
+async fn send(server: &TestServer, token: &str, body: Value) -> Value {
+    let (status, reply) = server.post("/api/chat/send", token, body).await;
+    assert_eq!(status, 201, "{reply}");
+    reply["data"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_answers_the_seed_envelope_and_fields() {
+    let server = TestServer::start().await;
+    let (a, b) = (uid(), uid());
+    let ta = common::token_for(
+        json!({ "sub": a, "name": "Ada", "email": "ada@example.com", "exp": common::exp_in(600) }),
+    );
+    let (status, body) = server
+        .post("/api/chat/send", &ta, json!({ "receiverId": b, "content": "Hello! How are you?", "attachmentUrl": "https://example.com/image.jpg" }))
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["success"], true);
+    assert_eq!(body["message"], "Message sent");
+    let m = &body["data"];
+    assert!(m["id"].is_i64());
+    assert_eq!(m["sender_id"], a);
+    assert_eq!(m["receiver_id"], b);
+    assert!(m["conversation_id"].is_i64());
+    assert_eq!(m["content"], "Hello! How are you?");
+    assert_eq!(m["attachment_url"], "https://example.com/image.jpg");
+    assert_eq!(m["is_read"], false);
+    assert_eq!(m["seq"], 1);
+    assert_eq!(m["sender"]["name"], "Ada");
+    assert_eq!(m["sender"]["email"], "ada@example.com");
+    let created = m["createdAt"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+        "{created}"
+    );
+    assert!(created.ends_with('Z'));
+
+    // The receiver, known only by id until now, sees the conversation with both users.
+    let tb = server.token(b.clone());
+    let (status, list) = server.get("/api/chat/conversations", &tb).await;
+    assert_eq!(status, 200);
+    let data = &list["data"];
+    assert_eq!(data["total"], 1);
+    assert_eq!(data["page"], 1);
+    assert_eq!(data["totalPages"], 1);
+    let conv = &data["conversations"][0];
+    assert_eq!(conv["last_message"], "Hello! How are you?");
+    assert_eq!(conv["unread_count"], 1);
+    let ids = [
+        conv["participant_1_id"].clone(),
+        conv["participant_2_id"].clone(),
+    ];
+    assert!(ids.contains(&a) && ids.contains(&b), "{conv}");
+    assert!(conv["participant1"].is_object() && conv["participant2"].is_object());
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_user_ids_stay_strings_and_digit_strings_name_numeric_users() {
+    let server = TestServer::start().await;
+    let alice = json!(format!("alice-{}", unique()));
+    let b = unique();
+    let ta = server.token(alice.clone());
+    // The receiver given as a digit string is the same user as the number.
+    let m = send(
+        &server,
+        &ta,
+        json!({ "receiverId": b.to_string(), "content": "x" }),
+    )
+    .await;
+    assert_eq!(m["sender_id"], alice);
+    let tb = server.token(json!(b));
+    let (_, list) = server.get("/api/chat/conversations", &tb).await;
+    assert_eq!(list["data"]["total"], 1);
+    let (_, unread) = server.get("/api/chat/unread", &tb).await;
+    assert_eq!(unread["data"][0]["other_participant"]["id"], alice);
+    assert_eq!(unread["data"][0]["unread_count"], 1);
+    // Once B's own token has been seen, B's id goes out as a number.
+    let (_, page) = server
+        .get(
+            &format!("/api/chat/conversations/{}/messages", m["conversation_id"]),
+            &tb,
+        )
+        .await;
+    assert_eq!(page["data"]["messages"][0]["receiver_id"], json!(b));
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagination_search_after_seq_and_delete() {
+    let server = TestServer::start().await;
+    let (a, b) = (uid(), uid());
+    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
+    let first = send(
+        &server,
+        &ta,
+        json!({ "receiverId": b, "content": "alpha 100%" }),
+    )
+    .await;
+    let conv = first["conversation_id"].as_i64().unwrap();
+    for content in ["Beta", "ALPHA two", "gamma", "alphabet"] {
+        send(
+            &server,
+            &ta,
+            json!({ "conversationId": conv, "content": content }),
+        )
+        .await;
+    }
+    let base = format!("/api/chat/conversations/{conv}");
+
+    let (_, p3) = server
+        .get(&format!("{base}/messages?page=3&limit=2"), &tb)
+        .await;
+    assert_eq!(p3["data"]["total"], 5);
+    assert_eq!(p3["data"]["page"], 3);
+    assert_eq!(p3["data"]["totalPages"], 3);
+    assert_eq!(p3["data"]["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(p3["data"]["messages"][0]["content"], "alphabet");
+
+    let (_, after) = server
+        .get(&format!("{base}/messages?after_seq=3"), &tb)
+        .await;
+    let seqs: Vec<i64> = after["data"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [4, 5]);
+
+    let (_, found) = server.get(&format!("{base}/search?q=alpha"), &tb).await;
+    assert_eq!(found["data"]["total"], 3, "case-insensitive: {found}");
+    let (_, pct) = server.get(&format!("{base}/search?q=100%25"), &tb).await;
+    assert_eq!(pct["data"]["total"], 1, "% matches itself: {pct}");
+    let (_, under) = server.get(&format!("{base}/search?q=_"), &tb).await;
+    assert_eq!(under["data"]["total"], 0, "_ matches itself");
+    let (_, paged) = server
+        .get(&format!("{base}/search?q=ALPHA&limit=2&page=2"), &tb)
+        .await;
+    assert_eq!(paged["data"]["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(paged["data"]["totalPages"], 2);
+    let (status, empty) = server.get(&format!("{base}/search?q=%20"), &tb).await;
+    assert_eq!(status, 400, "{empty}");
+
+    // Only the sender deletes; deleted messages leave the history and the search.
+    let id = first["id"].as_i64().unwrap();
+    let (status, refused) = server
+        .call(
+            Method::DELETE,
+            &format!("/api/chat/messages/{id}"),
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "{refused}");
+    let (status, deleted) = server
+        .call(
+            Method::DELETE,
+            &format!("/api/chat/messages/{id}"),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["data"]["id"], id);
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/api/chat/messages/{id}"),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (_, left) = server.get(&format!("{base}/messages"), &tb).await;
+    assert_eq!(left["data"]["total"], 4);
+    let (_, found) = server.get(&format!("{base}/search?q=alpha"), &tb).await;
+    assert_eq!(found["data"]["total"], 2);
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_marks_and_unread_counts() {
+    let server = TestServer::start().await;
+    let (a, b, c) = (uid(), uid(), uid());
+    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
+    let tc = server.token(c.clone());
+    let m = send(&server, &ta, json!({ "receiverId": b, "content": "1" })).await;
+    send(&server, &ta, json!({ "receiverId": b, "content": "2" })).await;
+    send(
+        &server,
+        &tc,
+        json!({ "receiverId": b, "content": "from c" }),
+    )
+    .await;
+    send(
+        &server,
+        &tb,
+        json!({ "receiverId": a, "content": "mine do not count" }),
+    )
+    .await;
+
+    let (_, count) = server.get("/api/chat/unread-count", &tb).await;
+    assert_eq!(count["data"]["unread_count"], 3);
+    let (_, per) = server.get("/api/chat/unread", &tb).await;
+    assert_eq!(per["data"].as_array().unwrap().len(), 2);
+
+    let conv = m["conversation_id"].as_i64().unwrap();
+    let (status, read) = server
+        .call(
+            Method::PUT,
+            &format!("/api/chat/conversations/{conv}/read"),
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["message"], "Messages marked as read");
+    assert_eq!(read["data"]["updated"], 2);
+    let (_, count) = server.get("/api/chat/unread-count", &tb).await;
+    assert_eq!(count["data"]["unread_count"], 1);
+    let (_, page) = server
+        .get(&format!("/api/chat/conversations/{conv}/messages"), &ta)
+        .await;
+    assert_eq!(page["data"]["messages"][0]["is_read"], true);
+    assert!(page["data"]["messages"][0]["read_at"].is_string());
+    assert_eq!(
+        page["data"]["messages"][2]["is_read"], false,
+        "B's own message is unread by A"
+    );
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_a_json_envelope_with_its_status() {
+    let server = TestServer::start().await;
+    let (a, b, c) = (uid(), uid(), uid());
+    let ta = server.token(a.clone());
+    let m = send(&server, &ta, json!({ "receiverId": b, "content": "x" })).await;
+    let conv = m["conversation_id"].as_i64().unwrap();
+    let tc = server.token(c.clone());
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", server.url);
+
+    let check = |status: u16, code: &str, body: &Value| {
+        assert_eq!(body["success"], false, "{body}");
+        assert_eq!(body["error"]["code"], code, "{status}: {body}");
+        assert!(!body["message"].as_str().unwrap().is_empty());
+    };
+
+    let (s, body) = server
+        .call(Method::GET, "/api/chat/conversations", None, None)
+        .await;
+    assert_eq!(s, 401);
+    check(s, "UNAUTHORIZED", &body);
+    let expired = common::token_for(json!({ "sub": 1, "exp": common::exp_in(-600) }));
+    let (s, body) = server.get("/api/chat/conversations", &expired).await;
+    assert_eq!(s, 401);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+    let (s, body) = server.get("/api/chat/conversations", "garbage").await;
+    assert_eq!(s, 401);
+    check(s, "UNAUTHORIZED", &body);
+
+    let (s, body) = server
+        .get(&format!("/api/chat/conversations/{conv}/messages"), &tc)
+        .await;
+    assert_eq!(s, 403);
+    check(s, "FORBIDDEN", &body);
+    let (s, body) = server
+        .get("/api/chat/conversations/999999/messages", &tc)
+        .await;
+    assert_eq!(s, 404);
+    check(s, "NOT_FOUND", &body);
+    let (s, body) = server
+        .get("/api/chat/conversations/abc/messages", &tc)
+        .await;
+    assert_eq!(s, 400);
+    check(s, "VALIDATION", &body);
+    let (s, body) = server.get("/api/chat/nope", &tc).await;
+    assert_eq!(s, 404);
+    check(s, "NOT_FOUND", &body);
+    let (s, body) = server
+        .get(
+            &format!("/api/chat/conversations/{conv}/messages?limit=1000"),
+            &ta,
+        )
+        .await;
+    assert_eq!(s, 400);
+    check(s, "VALIDATION", &body);
+    let (s, body) = server
+        .get(
+            &format!("/api/chat/conversations/{conv}/messages?page=-1"),
+            &ta,
+        )
+        .await;
+    assert_eq!(s, 400);
+    check(s, "VALIDATION", &body);
+
+    let (s, body) = server
+        .post(
+            "/api/chat/send",
+            &ta,
+            json!({ "receiverId": a, "content": "me" }),
+        )
+        .await;
+    assert_eq!(s, 422);
+    check(s, "UNPROCESSABLE", &body);
+    let (s, body) = server
+        .post(
+            "/api/chat/send",
+            &tc,
+            json!({ "conversationId": conv, "content": "no" }),
+        )
+        .await;
+    assert_eq!(s, 403);
+    check(s, "FORBIDDEN", &body);
+    for bad in [
+        json!({ "receiverId": b, "content": "" }),
+        json!({ "receiverId": b, "content": "z".repeat(10_001) }),
+        json!({ "receiverId": b, "content": "x", "attachmentUrl": "data:text/html,hi" }),
+        json!({ "receiverId": b }),
+        json!("just a string"),
+        json!({ "receiverId": {"id": 1}, "content": "x" }),
+    ] {
+        let (s, body) = server.post("/api/chat/send", &ta, bad.clone()).await;
+        assert_eq!(s, 400, "{bad}: {body}");
+        check(s, "VALIDATION", &body);
+    }
+
+    let malformed = http
+        .post(url("/api/chat/send"))
+        .bearer_auth(&ta)
+        .header("content-type", "application/json")
+        .body("{\"receiverId\": 2, ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    check(400, "VALIDATION", &malformed.json().await.unwrap());
+
+    let huge = http
+        .post(url("/api/chat/send"))
+        .bearer_auth(&ta)
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"receiverId\": 2, \"content\": \"{}\"}}",
+            "a".repeat(2_000_000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    check(413, "PAYLOAD_TOO_LARGE", &huge.json().await.unwrap());
+
+    // Nothing of that was stored.
+    let (_, page) = server
+        .get(&format!("/api/chat/conversations/{conv}/messages"), &ta)
+        .await;
+    assert_eq!(page["data"]["total"], 1);
+    let (_, convs) = server.get("/api/chat/conversations", &ta).await;
+    assert_eq!(convs["data"]["total"], 1);
+    server.finish().await;
+}
