@@ -98,6 +98,7 @@ async fn serve(mut config: Config) -> Result<(), String> {
         tracing::warn!("mint a token for this run with: JWT_SECRET={secret} parley token --user 1");
         config.jwt_secret = Some(secret);
     }
+    let shutdown = shutdown_signal();
     let addr = (config.host, config.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -107,7 +108,7 @@ async fn serve(mut config: Config) -> Result<(), String> {
         database = %redact_url(&config.database_url),
         "parley listening on http://{local}"
     );
-    parley::run(listener, config, shutdown_signal())
+    parley::run(listener, config, shutdown)
         .await
         .map_err(|e| e.to_string())
 }
@@ -119,10 +120,19 @@ async fn migrate(config: Config, action: MigrateAction) -> Result<(), String> {
     let result = match action {
         MigrateAction::Up => migration::Migrator::up(&db, None).await,
         MigrateAction::Down => migration::Migrator::down(&db, Some(1)).await,
-        MigrateAction::Status => migration::Migrator::status(&db).await,
+        MigrateAction::Status => Ok(()),
     };
+    let listed = migration::Migrator::get_migration_with_status(&db).await;
     db.close().await.map_err(|e| e.to_string())?;
-    result.map_err(|e| e.to_string())
+    result.map_err(|e| e.to_string())?;
+    for m in listed.map_err(|e| e.to_string())? {
+        let status = match m.status() {
+            migration::sea_orm_migration::MigrationStatus::Applied => "applied",
+            migration::sea_orm_migration::MigrationStatus::Pending => "pending",
+        };
+        println!("{status:8} {}", m.name());
+    }
+    Ok(())
 }
 
 fn random_secret() -> String {
@@ -157,30 +167,35 @@ fn init_tracing() {
     tracing_subscriber::fmt().with_env_filter(filter).init();
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called,
+/// so a signal that comes while the database is still opening is not lost (nor fatal).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {},
+                        _ = terminate.recv() => {},
+                    }
+                }
+                (i, t) => {
+                    tracing::warn!(
+                        sigint = i.is_ok(),
+                        sigterm = t.is_ok(),
+                        "cannot listen for signals; falling back to Ctrl-C only"
+                    );
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

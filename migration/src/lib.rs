@@ -5,6 +5,7 @@
 //! - [`Migrator`]: the ordered list of migrations, applied by `parley migrate` and at `parley serve`.
 //! - `mYYYYMMDD_NNNNNN_<verb_noun>`: one module per migration.
 
+pub use sea_orm_migration;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_chat_tables;

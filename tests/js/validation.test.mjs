@@ -219,24 +219,26 @@ test('REST: malformed JSON, wrong shapes, oversized bodies, messaging yourself',
   assert.equal(conversations.body.data.total, 1, 'no conversation with herself was created');
 });
 
-test('an oversized socket packet closes only that connection', async (t) => {
-  const alice = newUser();
-  const bob = newUser();
-  const { conversationId } = await openConversation(alice, bob, 'before');
-  const greedy = await connect(t, alice.token);
-  const aliceOk = await connect(t, alice.token);
-  const bobSocket = await connect(t, bob.token);
-  assertAckOk(await emitAck(bobSocket, 'join_conversation', { conversationId }));
+for (const transports of [['websocket'], ['polling']]) {
+  test(`${transports[0]}: an oversized socket packet closes only that connection`, async (t) => {
+    const alice = newUser();
+    const bob = newUser();
+    const { conversationId } = await openConversation(alice, bob, 'before');
+    const greedy = await connect(t, alice.token, { transports });
+    const aliceOk = await connect(t, alice.token);
+    const bobSocket = await connect(t, bob.token);
+    assertAckOk(await emitAck(bobSocket, 'join_conversation', { conversationId }));
 
-  const closed = once(greedy, 'disconnect', 10000);
-  greedy.emit('send_message', { conversationId, content: 'x'.repeat(4 * 1024 * 1024) });
-  await closed;
-  assert.equal(greedy.connected, false);
+    const closed = once(greedy, 'disconnect', 10000);
+    greedy.emit('send_message', { conversationId, content: 'x'.repeat(4 * 1024 * 1024) });
+    await closed;
+    assert.equal(greedy.connected, false);
 
-  // Everybody else carries on.
-  const live = once(bobSocket, 'new_message');
-  const m = assertAckOk(await emitAck(aliceOk, 'send_message', { conversationId, content: 'after' }));
-  assert.equal((await live).id, m.id);
-  const data = await listMessages(bob, conversationId);
-  assert.deepEqual(data.messages.map((x) => x.content), ['before', 'after']);
-});
+    // Everybody else carries on.
+    const live = once(bobSocket, 'new_message');
+    const m = assertAckOk(await emitAck(aliceOk, 'send_message', { conversationId, content: 'after' }));
+    assert.equal((await live).id, m.id);
+    const data = await listMessages(bob, conversationId);
+    assert.deepEqual(data.messages.map((x) => x.content), ['before', 'after']);
+  });
+}

@@ -1,0 +1,138 @@
+//! The `parley` binary as a user runs it: `token`, `migrate`, `serve` with no secret, and a clean
+//! exit on SIGTERM.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::TestDb;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+fn parley() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley"));
+    // Nothing from the developer's environment or a .env file leaks in.
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "parley=info")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+#[tokio::test]
+async fn token_mints_a_verifiable_token_and_needs_a_secret() {
+    let out = parley()
+        .args(["token", "--user", "42", "--name", "Ada", "--ttl", "2h"])
+        .env("JWT_SECRET", "cli-secret")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_aud = false;
+    let data = jsonwebtoken::decode::<serde_json::Value>(
+        token.trim(),
+        &jsonwebtoken::DecodingKey::from_secret(b"cli-secret"),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(data.claims["sub"], 42);
+    assert_eq!(data.claims["name"], "Ada");
+    let ttl = data.claims["exp"].as_i64().unwrap() - data.claims["iat"].as_i64().unwrap();
+    assert_eq!(ttl, 7200);
+
+    let out = parley()
+        .args(["token", "--user", "1"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JWT_SECRET"));
+}
+
+#[tokio::test]
+async fn migrate_up_status_down() {
+    let db = TestDb::fresh().await;
+    for (args, expect) in [
+        (
+            vec!["migrate", "status"],
+            "pending  m20261121_000001_create_chat_tables",
+        ),
+        (
+            vec!["migrate", "up"],
+            "applied  m20261121_000001_create_chat_tables",
+        ),
+        (
+            vec!["migrate", "down"],
+            "pending  m20261121_000001_create_chat_tables",
+        ),
+        (
+            vec!["migrate"],
+            "applied  m20261121_000001_create_chat_tables",
+        ),
+    ] {
+        let out = parley()
+            .args(&args)
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .await
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{args:?}: {all}");
+        assert!(all.contains(expect), "{args:?}: {all}");
+    }
+}
+
+#[tokio::test]
+async fn serve_without_a_secret_warns_and_stops_cleanly_on_sigterm() {
+    let db = TestDb::fresh().await;
+    let mut child = parley()
+        .args(["serve", "--port", "0"])
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let listening = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("listening on") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(listening.is_ok(), "no 'listening on' line: {seen}");
+    assert!(seen.contains("JWT_SECRET is not set"), "{seen}");
+    assert!(seen.contains("will NOT survive a restart"), "{seen}");
+    assert!(seen.contains("parley token --user 1"), "{seen}");
+
+    let pid = child.id().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("parley did not exit within 20 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
