@@ -55,14 +55,21 @@ pub struct RoomAck {
     room: String,
 }
 
-/// `join_conversation`: participants only; tells the room.
-pub async fn join(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<Joined> {
+/// The conversation a `{ conversationId }` payload names, if the socket's user is in it.
+pub(crate) async fn member_of(
+    ctx: &SocketCtx,
+    payload: Payload,
+) -> AppResult<entity::conversation::Model> {
     let ConversationPayload { conversation_id } = parse(payload)?;
-    let conv = ctx
-        .app
+    ctx.app
         .chat
         .require_participant(&ctx.identity.user, conversation_id.0)
-        .await?;
+        .await
+}
+
+/// `join_conversation`: participants only; tells the room.
+pub async fn join(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<Joined> {
+    let conv = member_of(&ctx, payload).await?;
     let room = emit::conversation_room(conv.id);
     socket.join(room.clone());
     let user = &ctx.identity.user;

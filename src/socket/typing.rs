@@ -11,9 +11,9 @@ use tokio::time::Instant;
 
 use crate::error::AppResult;
 use crate::ids::UserId;
-use crate::socket::conversations::{ConversationAck, ConversationPayload};
+use crate::socket::conversations::{ConversationAck, member_of};
 use crate::socket::emit::{self, Emitter, TypingPayload};
-use crate::socket::{Payload, SocketCtx, parse};
+use crate::socket::{Payload, SocketCtx};
 
 /// Who is typing where, and until when.
 #[derive(Debug)]
@@ -152,28 +152,24 @@ pub async fn start(
     socket: SocketRef,
     payload: Payload,
 ) -> AppResult<ConversationAck> {
-    let ConversationPayload { conversation_id } = parse(payload)?;
+    let conversation_id = member_of(&ctx, payload).await?.id;
     let user = &ctx.identity.user;
-    ctx.app
-        .chat
-        .require_participant(user, conversation_id.0)
-        .await?;
     let payload = TypingPayload {
         user_id: user,
-        conversation_id: conversation_id.0,
+        conversation_id,
     };
-    let room = emit::conversation_room(conversation_id.0);
+    let room = emit::conversation_room(conversation_id);
     if let Err(e) = socket.to(room).emit(emit::USER_TYPING, &payload).await {
         tracing::debug!(error = %e, "user_typing not delivered");
     }
-    if ctx.typing.touch(conversation_id.0, user, socket.id) {
-        tokio::spawn(ctx.typing.clone().expire(
-            ctx.emitter.clone(),
-            conversation_id.0,
-            user.clone(),
-        ));
+    if ctx.typing.touch(conversation_id, user, socket.id) {
+        tokio::spawn(
+            ctx.typing
+                .clone()
+                .expire(ctx.emitter.clone(), conversation_id, user.clone()),
+        );
     }
-    Ok(ConversationAck::new(conversation_id.0))
+    Ok(ConversationAck::new(conversation_id))
 }
 
 /// `stop_typing`: ends the indicator and tells the others in the room.
@@ -182,13 +178,9 @@ pub async fn stop(
     socket: SocketRef,
     payload: Payload,
 ) -> AppResult<ConversationAck> {
-    let ConversationPayload { conversation_id } = parse(payload)?;
+    let conversation_id = member_of(&ctx, payload).await?.id;
     let user = &ctx.identity.user;
-    ctx.app
-        .chat
-        .require_participant(user, conversation_id.0)
-        .await?;
-    ctx.typing.clear(conversation_id.0, user);
-    stopped(&ctx.emitter, conversation_id.0, user, Some(socket.id)).await;
-    Ok(ConversationAck::new(conversation_id.0))
+    ctx.typing.clear(conversation_id, user);
+    stopped(&ctx.emitter, conversation_id, user, Some(socket.id)).await;
+    Ok(ConversationAck::new(conversation_id))
 }

@@ -1,0 +1,188 @@
+//! The chat service alone, on in-memory SQLite after the real migrations, with a recording
+//! event sink: what is stored, and what is told, for each call.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Mutex;
+
+use parley::config::Config;
+use parley::error::AppError;
+use parley::ids::UserId;
+use parley::service::messages::SendInput;
+use parley::service::views::{MessageView, PresenceView, ReadReceipt};
+use parley::service::{Chat, ChatEvents, Limits};
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Recorder {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl ChatEvents for Recorder {
+    async fn message_created(&self, m: &MessageView) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("created {} #{}", m.content, m.seq));
+    }
+    async fn message_deleted(&self, m: &MessageView) {
+        self.0.lock().unwrap().push(format!("deleted #{}", m.seq));
+    }
+    async fn messages_read(&self, r: &ReadReceipt) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("read {} up to #{}", r.user, r.last_read_seq));
+    }
+    async fn presence_changed(&self, p: &PresenceView, partners: &[UserId]) {
+        self.0.lock().unwrap().push(format!(
+            "{} online={} partners={}",
+            p.user,
+            p.online,
+            partners.len()
+        ));
+    }
+}
+
+async fn chat() -> Chat {
+    let mut config = Config::with_defaults(None);
+    config.database_url = "sqlite::memory:".to_owned();
+    let db = parley::db::connect(&config).await.unwrap();
+    parley::db::migrate(&db).await.unwrap();
+    Chat::new(
+        db,
+        Limits {
+            max_message_length: 20,
+        },
+    )
+}
+
+fn user(n: i64) -> UserId {
+    UserId::from_json(&serde_json::json!(n)).unwrap()
+}
+
+fn to(receiver: i64, content: &str) -> SendInput {
+    SendInput {
+        receiver: Some(user(receiver)),
+        content: content.to_owned(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn sends_are_numbered_told_in_order_and_repeats_are_silent() {
+    let chat = chat().await;
+    let events = Recorder::default();
+    let a = user(1);
+    let first = chat.send_message(&events, &a, to(2, "one")).await.unwrap();
+    let conv = first.message.conversation_id;
+    for content in ["two", "three"] {
+        let input = SendInput {
+            conversation_id: Some(conv),
+            content: content.to_owned(),
+            ..Default::default()
+        };
+        chat.send_message(&events, &a, input).await.unwrap();
+    }
+    assert_eq!(
+        events.take(),
+        ["created one #1", "created two #2", "created three #3"]
+    );
+
+    let keyed = SendInput {
+        client_msg_id: Some("k".to_owned()),
+        ..to(2, "four")
+    };
+    let stored = chat.send_message(&events, &a, keyed.clone()).await.unwrap();
+    let again = chat.send_message(&events, &a, keyed).await.unwrap();
+    assert!(stored.created && !again.created);
+    assert_eq!(stored.message.id, again.message.id);
+    assert_eq!(
+        events.take(),
+        ["created four #4"],
+        "the repeat told nothing"
+    );
+}
+
+#[tokio::test]
+async fn refused_sends_store_and_tell_nothing() {
+    let chat = chat().await;
+    let events = Recorder::default();
+    let a = user(1);
+    let too_long = "x".repeat(21);
+    let cases: Vec<(SendInput, &str)> = vec![
+        (to(2, ""), "VALIDATION"),
+        (to(2, &too_long), "VALIDATION"),
+        (
+            SendInput {
+                attachment_url: Some("ftp://x".into()),
+                ..to(2, "x")
+            },
+            "VALIDATION",
+        ),
+        (to(1, "myself"), "UNPROCESSABLE"),
+        (
+            SendInput {
+                conversation_id: Some(99),
+                content: "x".into(),
+                ..Default::default()
+            },
+            "NOT_FOUND",
+        ),
+    ];
+    for (input, code) in cases {
+        let err: AppError = chat.send_message(&events, &a, input).await.unwrap_err();
+        assert_eq!(err.code(), code);
+    }
+    assert!(events.take().is_empty());
+    let convs = chat
+        .list_conversations(
+            &a,
+            parley::service::views::PageRequest { page: 1, limit: 10 },
+        )
+        .await
+        .unwrap();
+    assert_eq!(convs.total, 0, "no conversation was created");
+}
+
+#[tokio::test]
+async fn reads_deletes_and_presence_are_told() {
+    let chat = chat().await;
+    let events = Recorder::default();
+    let (a, b) = (user(1), user(2));
+    let sent = chat.send_message(&events, &a, to(2, "hi")).await.unwrap();
+    let conv = sent.message.conversation_id;
+    events.take();
+
+    assert_eq!(chat.unread_total(&b).await.unwrap(), 1);
+    let receipt = chat.mark_read(&events, &b, conv).await.unwrap();
+    assert_eq!(receipt.updated, 1);
+    assert_eq!(chat.unread_total(&b).await.unwrap(), 0);
+
+    let err = chat
+        .delete_message(&events, &b, sent.message.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    chat.delete_message(&events, &a, sent.message.id)
+        .await
+        .unwrap();
+
+    chat.socket_connected(&events, &a).await.unwrap();
+    chat.socket_connected(&events, &a).await.unwrap();
+    chat.socket_disconnected(&events, &a).await.unwrap();
+    chat.socket_disconnected(&events, &a).await.unwrap();
+    assert_eq!(
+        events.take(),
+        [
+            "read 2 up to #1",
+            "deleted #1",
+            "1 online=true partners=1",
+            "1 online=false partners=1",
+        ],
+        "only the first connect and the last disconnect change presence"
+    );
+}
