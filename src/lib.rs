@@ -79,6 +79,7 @@ pub async fn run(
 
     let db = db::connect(&config).await?;
     db::migrate(&db).await?;
+    let local = listener.local_addr()?;
 
     let config = Arc::new(config);
     let chat = Chat::new(
@@ -126,6 +127,10 @@ pub async fn run(
         closing_io.close().await;
     };
     let serve = axum::serve(listener, router).with_graceful_shutdown(signal);
+    tracing::info!(
+        database = %config::redact_url(&config.database_url),
+        "parley listening on http://{local}"
+    );
     let grace = config.shutdown_timeout();
     tokio::select! {
         result = serve.into_future() => result?,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use migration::MigratorTrait;
-use parley::config::{Config, redact_url};
+use parley::config::Config;
 use tokio::net::TcpListener;
 
 /// A real-time chat server: Socket.IO and REST, on SQLite or PostgreSQL.
@@ -103,11 +103,6 @@ async fn serve(mut config: Config) -> Result<(), String> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(
-        database = %redact_url(&config.database_url),
-        "parley listening on http://{local}"
-    );
     parley::run(listener, config, shutdown)
         .await
         .map_err(|e| e.to_string())

@@ -136,3 +136,84 @@ async fn serve_without_a_secret_warns_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
+
+/// Decodes an HS256 token with `secret`, or `None` when the signature does not match.
+fn verifies_with(token: &str, secret: &str) -> bool {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<serde_json::Value>(
+        token.trim(),
+        &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .is_ok()
+}
+
+#[tokio::test]
+async fn flags_beat_the_environment_which_beats_dotenv() {
+    let dir = std::env::temp_dir().join(format!("parley-cli-{}", common::unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env"), "JWT_SECRET=from-dotenv\n").unwrap();
+    let mint = |env: Option<&str>, flag: Option<&str>| {
+        let mut cmd = parley();
+        cmd.current_dir(&dir).args(["token", "--user", "7"]);
+        if let Some(secret) = env {
+            cmd.env("JWT_SECRET", secret);
+        }
+        if let Some(secret) = flag {
+            cmd.args(["--jwt-secret", secret]);
+        }
+        async move {
+            let out = cmd.output().await.unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    assert!(verifies_with(&mint(None, None).await, "from-dotenv"));
+    assert!(verifies_with(
+        &mint(Some("from-env"), None).await,
+        "from-env"
+    ));
+    assert!(verifies_with(
+        &mint(Some("from-env"), Some("from-flag")).await,
+        "from-flag"
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn serve_with_no_settings_creates_parley_db_in_the_working_directory() {
+    let dir = std::env::temp_dir().join(format!("parley-cli-{}", common::unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = parley()
+        .current_dir(&dir)
+        .args(["--port", "0"])
+        .env("JWT_SECRET", "set")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("listening on") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(seen.contains("listening on"), "{seen}");
+    assert!(
+        !seen.contains("JWT_SECRET is not set"),
+        "a set secret is used as is: {seen}"
+    );
+    assert!(dir.join("parley.db").is_file(), "parley.db was not created");
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

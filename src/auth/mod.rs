@@ -211,6 +211,24 @@ mod tests {
     }
 
     #[test]
+    fn a_configured_user_claim_is_the_only_one_read() {
+        let mut config = Config::with_defaults(None);
+        config.jwt_user_claim = Some("uid".to_owned());
+        let v = TokenVerifier::new(&config, "s3cret").unwrap();
+        let id = v
+            .verify(&sign(
+                json!({"sub": "ignored", "uid": 77, "exp": exp()}),
+                "s3cret",
+            ))
+            .unwrap();
+        assert_eq!(serde_json::to_value(&id.user).unwrap(), json!(77));
+        let err = v
+            .verify(&sign(json!({"sub": 1, "exp": exp()}), "s3cret"))
+            .unwrap_err();
+        assert!(err.to_string().contains("no user id"), "{err}");
+    }
+
+    #[test]
     fn refuses_bad_tokens() {
         let v = verifier();
         let cases = [
