@@ -5,9 +5,8 @@ use serde::Serialize;
 
 use crate::auth::http::AuthUser;
 use crate::error::AppResult;
-use crate::http::messages::to_json;
 use crate::http::views::ConversationPage;
-use crate::http::{ApiQuery, ApiState, Envelope, PageQuery};
+use crate::http::{ApiQuery, ApiState, Envelope, PageQuery, detached};
 use crate::ids::Id;
 
 /// Default page size of conversation lists.
@@ -18,10 +17,10 @@ pub async fn list(
     State(state): State<ApiState>,
     AuthUser(me): AuthUser,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> AppResult<Envelope<serde_json::Value>> {
+) -> AppResult<Envelope<ConversationPage>> {
     let page = query.resolve(DEFAULT_LIMIT)?;
     let found = state.app.chat.list_conversations(&me.user, page).await?;
-    Ok(Envelope::ok(to_json(&ConversationPage::from(&found))?))
+    Ok(Envelope::ok(ConversationPage::from(found)))
 }
 
 /// What `PUT /conversations/:id/read` answers.
@@ -39,11 +38,8 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> AppResult<Envelope<ReadJson>> {
     let id = Id::parse(&id, "conversation id")?;
-    let receipt = state
-        .app
-        .chat
-        .mark_read(&state.emitter, &me.user, id.0)
-        .await?;
+    let (chat, emitter) = (state.app.chat.clone(), state.emitter.clone());
+    let receipt = detached(async move { chat.mark_read(&emitter, &me.user, id.0).await }).await?;
     Ok(Envelope::ok(ReadJson {
         conversation_id: receipt.conversation_id,
         last_read_seq: receipt.last_read_seq,

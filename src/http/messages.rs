@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::http::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::http::views::{MessageJson, MessagePage};
-use crate::http::{ApiJson, ApiQuery, ApiState, Envelope, PageQuery};
+use crate::http::{ApiJson, ApiQuery, ApiState, Envelope, PageQuery, detached};
 use crate::ids::{Id, UserId};
 use crate::service::messages::SendInput;
 
@@ -39,7 +39,7 @@ pub async fn send(
     AuthUser(me): AuthUser,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SendRequest>,
-) -> AppResult<Envelope<serde_json::Value>> {
+) -> AppResult<Envelope<MessageJson>> {
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()
@@ -55,18 +55,16 @@ pub async fn send(
         attachment_url: body.attachment_url,
         client_msg_id: key,
     };
-    let sent = state
-        .app
-        .chat
-        .send_message(&state.emitter, &me.user, input)
-        .await?;
+    let (chat, emitter) = (state.app.chat.clone(), state.emitter.clone());
+    let sent = detached(async move { chat.send_message(&emitter, &me.user, input).await }).await?;
     let status = if sent.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    let data = to_json(&MessageJson::from(&sent.message))?;
-    Ok(Envelope::ok(data).status(status).message("Message sent"))
+    Ok(Envelope::ok(MessageJson::from(sent.message))
+        .status(status)
+        .message("Message sent"))
 }
 
 /// Query of the message list.
@@ -84,7 +82,7 @@ pub async fn list(
     AuthUser(me): AuthUser,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> AppResult<Envelope<serde_json::Value>> {
+) -> AppResult<Envelope<MessagePage>> {
     let id = Id::parse(&id, "conversation id")?;
     let page = query.page.resolve(DEFAULT_LIMIT)?;
     let after_seq = match query.after_seq.as_deref().map(str::trim) {
@@ -101,7 +99,7 @@ pub async fn list(
         .chat
         .list_messages(&me.user, id.0, page, after_seq)
         .await?;
-    Ok(Envelope::ok(to_json(&MessagePage::from(&found))?))
+    Ok(Envelope::ok(MessagePage::from(found)))
 }
 
 /// Query of the search.
@@ -119,7 +117,7 @@ pub async fn search(
     AuthUser(me): AuthUser,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SearchQuery>,
-) -> AppResult<Envelope<serde_json::Value>> {
+) -> AppResult<Envelope<MessagePage>> {
     let id = Id::parse(&id, "conversation id")?;
     let page = query.page.resolve(DEFAULT_LIMIT)?;
     let term = query.q.as_deref().unwrap_or_default();
@@ -128,7 +126,7 @@ pub async fn search(
         .chat
         .search_messages(&me.user, id.0, term, page)
         .await?;
-    Ok(Envelope::ok(to_json(&MessagePage::from(&found))?))
+    Ok(Envelope::ok(MessagePage::from(found)))
 }
 
 /// What `DELETE /messages/:id` answers.
@@ -147,20 +145,13 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> AppResult<Envelope<DeletedJson>> {
     let id = Id::parse(&id, "message id")?;
-    let deleted = state
-        .app
-        .chat
-        .delete_message(&state.emitter, &me.user, id.0)
-        .await?;
+    let (chat, emitter) = (state.app.chat.clone(), state.emitter.clone());
+    let deleted =
+        detached(async move { chat.delete_message(&emitter, &me.user, id.0).await }).await?;
     Ok(Envelope::ok(DeletedJson {
         id: deleted.id,
         conversation_id: deleted.conversation_id,
         deleted_at: deleted.deleted_at,
     })
     .message("Message deleted"))
-}
-
-/// Renders a borrowed JSON shape into an owned value.
-pub(crate) fn to_json<T: Serialize>(value: &T) -> AppResult<serde_json::Value> {
-    serde_json::to_value(value).map_err(AppError::internal)
 }

@@ -71,6 +71,14 @@ async fn not_found() -> AppError {
     AppError::NotFound("no such route".to_owned())
 }
 
+/// Runs a state-changing call to its end even if the client goes away mid-request (axum drops
+/// the handler's future then): a send whose transaction committed is always broadcast.
+pub(crate) async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::spawn(work).await.map_err(AppError::internal)?
+}
+
 /// A success answer: `{ success: true, message?, data }` with a status.
 #[derive(Debug)]
 pub struct Envelope<T> {

@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use crate::auth::http::AuthUser;
 use crate::error::AppResult;
-use crate::http::messages::to_json;
 use crate::http::views::UnreadJson;
 use crate::http::{ApiState, Envelope};
 
@@ -28,8 +27,9 @@ pub async fn count(
 pub async fn by_conversation(
     State(state): State<ApiState>,
     AuthUser(me): AuthUser,
-) -> AppResult<Envelope<serde_json::Value>> {
+) -> AppResult<Envelope<Vec<UnreadJson>>> {
     let found = state.app.chat.unread_by_conversation(&me.user).await?;
-    let rows: Vec<UnreadJson<'_>> = found.iter().map(UnreadJson::from).collect();
-    Ok(Envelope::ok(to_json(&rows)?))
+    Ok(Envelope::ok(
+        found.into_iter().map(UnreadJson::from).collect(),
+    ))
 }

@@ -10,17 +10,17 @@ type Time = chrono::DateTime<chrono::Utc>;
 
 /// A message.
 #[derive(Debug, Serialize)]
-pub struct MessageJson<'a> {
+pub struct MessageJson {
     id: i64,
     conversation_id: i64,
     seq: i64,
-    sender_id: &'a UserId,
-    receiver_id: Option<&'a UserId>,
-    content: &'a str,
-    attachment_url: Option<&'a str>,
-    kind: &'a str,
+    sender_id: UserId,
+    receiver_id: Option<UserId>,
+    content: String,
+    attachment_url: Option<String>,
+    kind: String,
     reply_to: Option<i64>,
-    client_msg_id: Option<&'a str>,
+    client_msg_id: Option<String>,
     is_read: bool,
     #[serde(serialize_with = "serde_rfc3339::option")]
     read_at: Option<Time>,
@@ -30,48 +30,48 @@ pub struct MessageJson<'a> {
     updated_at: Time,
     #[serde(serialize_with = "serde_rfc3339::option")]
     edited_at: Option<Time>,
-    sender: &'a UserView,
-    receiver: Option<&'a UserView>,
+    sender: UserView,
+    receiver: Option<UserView>,
 }
 
-impl<'a> From<&'a MessageView> for MessageJson<'a> {
-    fn from(m: &'a MessageView) -> Self {
+impl From<MessageView> for MessageJson {
+    fn from(m: MessageView) -> Self {
         Self {
             id: m.id,
             conversation_id: m.conversation_id,
             seq: m.seq,
-            sender_id: &m.sender.id,
-            receiver_id: m.receiver.as_ref().map(|r| &r.id),
-            content: &m.content,
-            attachment_url: m.attachment_url.as_deref(),
-            kind: &m.kind,
+            sender_id: m.sender.id.clone(),
+            receiver_id: m.receiver.as_ref().map(|r| r.id.clone()),
+            content: m.content,
+            attachment_url: m.attachment_url,
+            kind: m.kind,
             reply_to: m.reply_to,
-            client_msg_id: m.client_msg_id.as_deref(),
+            client_msg_id: m.client_msg_id,
             is_read: m.read_at.is_some(),
             read_at: m.read_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
             edited_at: m.edited_at,
-            sender: &m.sender,
-            receiver: m.receiver.as_ref(),
+            sender: m.sender,
+            receiver: m.receiver,
         }
     }
 }
 
 /// A page of messages: `{ messages, total, page, totalPages }`.
 #[derive(Debug, Serialize)]
-pub struct MessagePage<'a> {
-    messages: Vec<MessageJson<'a>>,
+pub struct MessagePage {
+    messages: Vec<MessageJson>,
     total: u64,
     page: u64,
     #[serde(rename = "totalPages")]
     total_pages: u64,
 }
 
-impl<'a> From<&'a Page<MessageView>> for MessagePage<'a> {
-    fn from(p: &'a Page<MessageView>) -> Self {
+impl From<Page<MessageView>> for MessagePage {
+    fn from(p: Page<MessageView>) -> Self {
         Self {
-            messages: p.items.iter().map(MessageJson::from).collect(),
+            messages: p.items.into_iter().map(MessageJson::from).collect(),
             total: p.total,
             page: p.page,
             total_pages: p.total_pages,
@@ -81,13 +81,13 @@ impl<'a> From<&'a Page<MessageView>> for MessagePage<'a> {
 
 /// A conversation.
 #[derive(Debug, Serialize)]
-pub struct ConversationJson<'a> {
+pub struct ConversationJson {
     id: i64,
     #[serde(rename = "type")]
-    kind: &'a str,
-    participant_1_id: Option<&'a UserId>,
-    participant_2_id: Option<&'a UserId>,
-    last_message: Option<&'a str>,
+    kind: String,
+    participant_1_id: Option<UserId>,
+    participant_2_id: Option<UserId>,
+    last_message: Option<String>,
     #[serde(serialize_with = "serde_rfc3339::option")]
     last_message_at: Option<Time>,
     last_seq: i64,
@@ -96,43 +96,43 @@ pub struct ConversationJson<'a> {
     created_at: Time,
     #[serde(rename = "updatedAt", serialize_with = "serde_rfc3339::serialize")]
     updated_at: Time,
-    participant1: Option<&'a UserView>,
-    participant2: Option<&'a UserView>,
+    participant1: Option<UserView>,
+    participant2: Option<UserView>,
 }
 
-impl<'a> From<&'a ConversationView> for ConversationJson<'a> {
-    fn from(c: &'a ConversationView) -> Self {
+impl From<ConversationView> for ConversationJson {
+    fn from(c: ConversationView) -> Self {
         Self {
             id: c.id,
-            kind: &c.kind,
-            participant_1_id: c.participant1.as_ref().map(|u| &u.id),
-            participant_2_id: c.participant2.as_ref().map(|u| &u.id),
-            last_message: c.last_message.as_deref(),
+            participant_1_id: c.participant1.as_ref().map(|u| u.id.clone()),
+            participant_2_id: c.participant2.as_ref().map(|u| u.id.clone()),
+            kind: c.kind,
+            last_message: c.last_message,
             last_message_at: c.last_message_at,
             last_seq: c.last_seq,
             unread_count: c.unread_count,
             created_at: c.created_at,
             updated_at: c.updated_at,
-            participant1: c.participant1.as_ref(),
-            participant2: c.participant2.as_ref(),
+            participant1: c.participant1,
+            participant2: c.participant2,
         }
     }
 }
 
 /// A page of conversations: `{ conversations, total, page, totalPages }`.
 #[derive(Debug, Serialize)]
-pub struct ConversationPage<'a> {
-    conversations: Vec<ConversationJson<'a>>,
+pub struct ConversationPage {
+    conversations: Vec<ConversationJson>,
     total: u64,
     page: u64,
     #[serde(rename = "totalPages")]
     total_pages: u64,
 }
 
-impl<'a> From<&'a Page<ConversationView>> for ConversationPage<'a> {
-    fn from(p: &'a Page<ConversationView>) -> Self {
+impl From<Page<ConversationView>> for ConversationPage {
+    fn from(p: Page<ConversationView>) -> Self {
         Self {
-            conversations: p.items.iter().map(ConversationJson::from).collect(),
+            conversations: p.items.into_iter().map(ConversationJson::from).collect(),
             total: p.total,
             page: p.page,
             total_pages: p.total_pages,
@@ -142,18 +142,18 @@ impl<'a> From<&'a Page<ConversationView>> for ConversationPage<'a> {
 
 /// Unread messages of one conversation.
 #[derive(Debug, Serialize)]
-pub struct UnreadJson<'a> {
+pub struct UnreadJson {
     conversation_id: i64,
     unread_count: i64,
-    other_participant: Option<&'a UserView>,
+    other_participant: Option<UserView>,
 }
 
-impl<'a> From<&'a UnreadView> for UnreadJson<'a> {
-    fn from(u: &'a UnreadView) -> Self {
+impl From<UnreadView> for UnreadJson {
+    fn from(u: UnreadView) -> Self {
         Self {
             conversation_id: u.conversation_id,
             unread_count: u.unread_count,
-            other_participant: u.other_participant.as_ref(),
+            other_participant: u.other_participant,
         }
     }
 }

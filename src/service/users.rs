@@ -13,6 +13,9 @@ use crate::ids::UserId;
 use crate::service::Chat;
 use crate::service::views::UserView;
 
+/// Users remembered before the cache starts over.
+const MAX_REMEMBERED: usize = 100_000;
+
 /// What this process last wrote for each user, so an unchanged token costs no database write.
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
@@ -34,6 +37,10 @@ impl Directory {
 
     fn put(&self, key: &str, known: Known) {
         if let Ok(mut map) = self.known.lock() {
+            // A cache, not a registry: forgetting only costs a database write later.
+            if map.len() >= MAX_REMEMBERED {
+                map.clear();
+            }
             map.insert(key.to_owned(), known);
         }
     }
