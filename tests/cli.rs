@@ -24,6 +24,24 @@ fn parley() -> Command {
     cmd
 }
 
+/// Reads the server's log until it says it is listening (30 s at most); returns what it read.
+async fn until_listening(child: &mut tokio::process::Child) -> String {
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let listening = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("listening on") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(listening.is_ok(), "no 'listening on' line: {seen}");
+    seen
+}
+
 #[tokio::test]
 async fn token_mints_a_verifiable_token_and_needs_a_secret() {
     let out = parley()
@@ -107,19 +125,7 @@ async fn serve_without_a_secret_warns_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = String::new();
-    let listening = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            seen.push_str(&line);
-            seen.push('\n');
-            if line.contains("listening on") {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(listening.is_ok(), "no 'listening on' line: {seen}");
+    let seen = until_listening(&mut child).await;
     assert!(seen.contains("JWT_SECRET is not set"), "{seen}");
     assert!(seen.contains("will NOT survive a restart"), "{seen}");
     assert!(seen.contains("parley token --user 1"), "{seen}");
@@ -196,19 +202,7 @@ async fn serve_with_no_settings_creates_parley_db_in_the_working_directory() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = String::new();
-    let _ = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            seen.push_str(&line);
-            seen.push('\n');
-            if line.contains("listening on") {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(seen.contains("listening on"), "{seen}");
+    let seen = until_listening(&mut child).await;
     assert!(
         !seen.contains("JWT_SECRET is not set"),
         "a set secret is used as is: {seen}"
