@@ -380,3 +380,100 @@ async fn every_error_is_a_json_envelope_with_its_status() {
     assert_eq!(convs["data"]["total"], 1);
     server.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_and_non_ascii_text() {
+    let server = TestServer::start().await;
+    let (a, b) = (uid(), uid());
+    let ta = server.token(a.clone());
+    let m = send(
+        &server,
+        &ta,
+        json!({ "receiverId": b, "content": "ÜBER straße\ttab\nline" }),
+    )
+    .await;
+    let conv = m["conversation_id"].as_i64().unwrap();
+    for bad in ["a\u{0}b", "bell\u{7}", "esc\u{1b}[0m"] {
+        let (status, body) = server
+            .post(
+                "/api/chat/send",
+                &ta,
+                json!({ "conversationId": conv, "content": bad }),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert_eq!(body["error"]["code"], "VALIDATION");
+    }
+    let base = format!("/api/chat/conversations/{conv}/search");
+    let (status, _) = server.get(&format!("{base}?q=a%00"), &ta).await;
+    assert_eq!(status, 400);
+    // Same case always matches, whatever the letters; other cases fold for ASCII everywhere.
+    for (q, total) in [
+        ("%C3%9CBER", 1),
+        ("stra%C3%9Fe", 1),
+        ("TAB", 1),
+        ("\u{1F600}", 0),
+    ] {
+        let (status, found) = server.get(&format!("{base}?q={q}"), &ta).await;
+        assert_eq!(status, 200, "{q}: {found}");
+        assert_eq!(found["data"]["total"], total, "{q}: {found}");
+    }
+    let (_, page) = server
+        .get(&format!("/api/chat/conversations/{conv}/messages"), &ta)
+        .await;
+    assert_eq!(page["data"]["total"], 1);
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sends_to_new_receivers_leave_nothing_behind() {
+    let server = TestServer::start().await;
+    let a = uid();
+    let ta = server.token(a.clone());
+    let key = format!("k-{}", unique());
+    // Ten different new receivers, one key, all at once: one is stored, nine conflict.
+    let receivers: Vec<Value> = (0..10).map(|_| uid()).collect();
+    let sends = receivers.iter().map(|r| {
+        let (server, ta, key) = (&server, &ta, &key);
+        async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{}/api/chat/send", server.url))
+                .bearer_auth(ta)
+                .header("Idempotency-Key", key.as_str())
+                .json(&json!({ "receiverId": r, "content": "once" }))
+                .send()
+                .await
+                .unwrap();
+            resp.status().as_u16()
+        }
+    });
+    let mut statuses = futures_util::future::join_all(sends).await;
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        9,
+        "{statuses:?}"
+    );
+
+    let (_, convs) = server.get("/api/chat/conversations", &ta).await;
+    assert_eq!(
+        convs["data"]["total"], 1,
+        "only the stored send made a conversation: {convs}"
+    );
+    let (status, _) = server
+        .post(
+            "/api/chat/send",
+            &ta,
+            json!({ "receiverId": a, "content": "me" }),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (_, convs) = server.get("/api/chat/conversations", &ta).await;
+    assert_eq!(convs["data"]["total"], 1);
+    server.finish().await;
+}

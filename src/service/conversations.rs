@@ -4,14 +4,14 @@
 use entity::{conversation, message, participant};
 use sea_orm::sea_query::{Expr, NullOrdering, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, SqlErr, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::views::{ConversationView, Page, PageRequest, ReadReceipt, UnreadView};
-use crate::service::{Chat, ChatEvents, users};
+use crate::service::{Chat, ChatEvents, messages, users};
 
 impl Chat {
     /// The conversation, if `user` is a current participant of it: `NOT_FOUND` when it does not
@@ -22,64 +22,6 @@ impl Chat {
         conversation_id: i64,
     ) -> AppResult<conversation::Model> {
         participant_of(&self.db, user, conversation_id).await
-    }
-
-    /// The one direct conversation between `a` and `b`, created (with both participants) if it
-    /// does not exist yet.
-    pub(crate) async fn direct_conversation(
-        &self,
-        a: &UserId,
-        b: &UserId,
-    ) -> AppResult<conversation::Model> {
-        let (first, second) = UserId::ordered_pair(a, b);
-        if let Some(found) = find_direct(&self.db, first, second).await? {
-            return Ok(found);
-        }
-        self.ensure_user(&self.db, a).await?;
-        self.ensure_user(&self.db, b).await?;
-        let now = crate::time::now();
-        let txn = self.begin_write().await?;
-        let created = conversation::ActiveModel {
-            kind: Set(conversation::KIND_DIRECT.to_owned()),
-            title: Set(None),
-            participant_1_id: Set(Some(first.key().to_owned())),
-            participant_2_id: Set(Some(second.key().to_owned())),
-            last_message: Set(None),
-            last_message_at: Set(None),
-            last_seq: Set(0),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        };
-        let created = match conversation::Entity::insert(created)
-            .exec_with_returning(&txn)
-            .await
-        {
-            Ok(model) => model,
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                // Another request created it first.
-                txn.rollback().await?;
-                return find_direct(&self.db, first, second).await?.ok_or_else(|| {
-                    AppError::internal("direct conversation vanished after conflict")
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let members = [first, second].map(|u| participant::ActiveModel {
-            conversation_id: Set(created.id),
-            user_id: Set(u.key().to_owned()),
-            role: Set(participant::ROLE_MEMBER.to_owned()),
-            joined_at: Set(now),
-            last_read_seq: Set(0),
-            last_read_at: Set(None),
-            archived_at: Set(None),
-            left_at: Set(None),
-        });
-        participant::Entity::insert_many(members)
-            .exec_without_returning(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(created)
     }
 
     /// The user's conversations, most recent message first.
@@ -148,31 +90,26 @@ impl Chat {
         user: &UserId,
         conversation_id: i64,
     ) -> AppResult<ReadReceipt> {
+        let conv = self.require_participant(user, conversation_id).await?;
+        // Under the conversation's order lock, a receipt cannot overtake a message broadcast.
+        let _order = self.order.lock(messages::order_key(&conv)).await;
         let now = crate::time::now();
         let txn = self.begin_write().await?;
-        let conv = participant_of(&txn, user, conversation_id).await?;
-        participant::Entity::update_many()
-            .col_expr(participant::Column::LastReadSeq, Expr::value(conv.last_seq))
-            .col_expr(participant::Column::LastReadAt, Expr::value(now))
-            .filter(participant::Column::ConversationId.eq(conversation_id))
-            .filter(participant::Column::UserId.eq(user.key()))
-            .filter(participant::Column::LastReadSeq.lt(conv.last_seq))
-            .exec(&txn)
-            .await?;
-        let updated = message::Entity::update_many()
-            .col_expr(message::Column::ReadAt, Expr::value(now))
-            .filter(message::Column::ConversationId.eq(conversation_id))
-            .filter(message::Column::ReceiverId.eq(user.key()))
-            .filter(message::Column::ReadAt.is_null())
-            .filter(message::Column::Seq.lte(conv.last_seq))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        txn.commit().await?;
+        let result = read_all(&txn, &conv, user, now).await;
+        let (last_read_seq, updated) = match result {
+            Ok(done) => {
+                txn.commit().await?;
+                done
+            }
+            Err(e) => {
+                messages::rollback(txn).await;
+                return Err(e.into());
+            }
+        };
         let receipt = ReadReceipt {
             conversation_id,
             user: user.clone(),
-            last_read_seq: conv.last_seq,
+            last_read_seq,
             read_at: now,
             updated,
         };
@@ -260,22 +197,56 @@ impl Chat {
     }
 }
 
+/// Moves `user`'s read position to the conversation's last `seq` and stamps its unread direct
+/// messages; returns the position and how many messages it stamped.
+async fn read_all(
+    txn: &DatabaseTransaction,
+    conv: &conversation::Model,
+    user: &UserId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(i64, u64), DbErr> {
+    // Read afresh: messages may have arrived since the membership check.
+    let last_seq = conversation::Entity::find_by_id(conv.id)
+        .one(txn)
+        .await?
+        .map_or(conv.last_seq, |c| c.last_seq);
+    participant::Entity::update_many()
+        .col_expr(participant::Column::LastReadSeq, Expr::value(last_seq))
+        .col_expr(participant::Column::LastReadAt, Expr::value(now))
+        .filter(participant::Column::ConversationId.eq(conv.id))
+        .filter(participant::Column::UserId.eq(user.key()))
+        .filter(participant::Column::LastReadSeq.lt(last_seq))
+        .exec(txn)
+        .await?;
+    let updated = message::Entity::update_many()
+        .col_expr(message::Column::ReadAt, Expr::value(now))
+        .filter(message::Column::ConversationId.eq(conv.id))
+        .filter(message::Column::ReceiverId.eq(user.key()))
+        .filter(message::Column::ReadAt.is_null())
+        .filter(message::Column::Seq.lte(last_seq))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    Ok((last_seq, updated))
+}
+
 /// A raw statement with the user's key as `$1` (both SQLite and PostgreSQL read `$1`).
 fn statement(db: &impl ConnectionTrait, sql: &str, user: &UserId) -> Statement {
     let backend: DbBackend = db.get_database_backend();
     Statement::from_sql_and_values(backend, sql, [user.key().into()])
 }
 
-async fn find_direct<C: ConnectionTrait>(
+/// The direct conversation of an ordered pair.
+pub(crate) async fn find_direct<C: ConnectionTrait>(
     conn: &C,
     first: &UserId,
     second: &UserId,
-) -> AppResult<Option<conversation::Model>> {
-    Ok(conversation::Entity::find()
+) -> Result<Option<conversation::Model>, DbErr> {
+    conversation::Entity::find()
         .filter(conversation::Column::Participant1Id.eq(first.key()))
         .filter(conversation::Column::Participant2Id.eq(second.key()))
         .one(conn)
-        .await?)
+        .await
 }
 
 /// See [`Chat::require_participant`]; usable inside a transaction.

@@ -1,17 +1,17 @@
 //! Messages: sending (validated, idempotent, numbered, acknowledged after commit, broadcast in
 //! order), history pages, search and soft delete.
 
-use entity::{conversation, message};
-use sea_orm::sea_query::{Expr, Func, LikeExpr};
+use entity::{conversation, message, participant};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Set, SqlErr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, ExprTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, SqlErr,
 };
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
-use crate::service::conversations::participant_of;
+use crate::service::conversations::find_direct;
 use crate::service::views::{MessageView, Page, PageRequest, Sent};
 use crate::service::{Chat, ChatEvents, users};
 
@@ -57,8 +57,10 @@ impl Default for OrderLocks {
 }
 
 impl OrderLocks {
-    async fn lock(&self, conversation_id: i64) -> MutexGuard<'_, ()> {
-        let i = conversation_id.rem_euclid(STRIPES as i64) as usize;
+    /// Locks the stripe of an order key (see [`order_key`]).
+    pub(crate) async fn lock(&self, key: u64) -> MutexGuard<'_, ()> {
+        // The remainder is below STRIPES, so it fits in usize.
+        let i = usize::try_from(key % STRIPES as u64).unwrap_or(0);
         self.stripes[i].lock().await
     }
 }
@@ -66,7 +68,8 @@ impl OrderLocks {
 impl Chat {
     /// Validates and stores a message from `sender`, then tells `events`. Returns after the
     /// transaction committed. A repeated client message id returns the stored message and
-    /// stores and tells nothing.
+    /// stores and tells nothing. A refused send stores nothing at all: a new direct conversation
+    /// is created in the same transaction as its first message.
     pub async fn send_message(
         &self,
         events: &impl ChatEvents,
@@ -74,44 +77,35 @@ impl Chat {
         input: SendInput,
     ) -> AppResult<Sent> {
         let input = self.validate(input)?;
-        // A repeat is answered before anything is resolved or created.
-        if let Some(key) = &input.client_msg_id
-            && let Some(existing) = self.find_by_client_id(sender, key).await?
-        {
+        // A repeat is answered before anything is resolved.
+        if let Some(existing) = self.find_by_client_id(sender, &input).await? {
             return self.repeat(existing, &input).await;
         }
-        let conv = self.target_conversation(sender, &input).await?;
-        let receiver = other_participant(&conv, sender);
+        let target = self.target(sender, &input).await?;
 
-        let _order = self.order.lock(conv.id).await;
-        if let Some(key) = &input.client_msg_id
-            && let Some(existing) = self.find_by_client_id(sender, key).await?
-        {
+        let _order = self.order.lock(target.order_key()).await;
+        if let Some(existing) = self.find_by_client_id(sender, &input).await? {
             // Committed by a concurrent send with the same key while this one waited.
             return self.repeat(existing, &input).await;
         }
-        let now = crate::time::now();
         let txn = self.begin_write().await?;
-        let stored = match self
-            .insert(&txn, &conv, sender, receiver.as_deref(), &input, now)
-            .await
-        {
-            Ok(stored) => stored,
-            Err(e) if is_unique_violation(&e) => {
-                // The same client message id, committed by a send in another conversation.
-                txn.rollback().await?;
-                let key = input.client_msg_id.as_deref().unwrap_or_default();
-                let existing = self
-                    .find_by_client_id(sender, key)
-                    .await?
-                    .ok_or_else(|| AppError::internal(format_args!("unique violation: {e}")))?;
-                return self.repeat(existing, &input).await;
+        let stored = self.store(&txn, sender, &target, &input).await;
+        let view = match stored {
+            Ok(view) => {
+                txn.commit().await?;
+                view
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                rollback(txn).await;
+                if is_unique_violation(&e)
+                    && let Some(existing) = self.find_by_client_id(sender, &input).await?
+                {
+                    // The same key, committed meanwhile by a send to another conversation.
+                    return self.repeat(existing, &input).await;
+                }
+                return Err(e.into());
+            }
         };
-        txn.commit().await?;
-
-        let view = self.view(stored).await?;
         events.message_created(&view).await;
         Ok(Sent {
             message: view,
@@ -147,28 +141,39 @@ impl Chat {
         if term.is_empty() {
             return Err(AppError::validation("q must not be empty"));
         }
+        if term.chars().any(is_forbidden_control) {
+            return Err(AppError::validation(
+                "q must not contain control characters",
+            ));
+        }
         if term.chars().count() > MAX_SEARCH_TERM {
             return Err(AppError::validation(format!(
                 "q must be at most {MAX_SEARCH_TERM} characters"
             )));
         }
         self.require_participant(user, conversation_id).await?;
+        // `%`, `_` and the escape character match themselves; both sides are lowered by the
+        // database, so the term and the content fold case the same way.
         let escaped: String = term
-            .to_lowercase()
             .chars()
             .flat_map(|c| match c {
                 '%' | '_' | '\\' => vec!['\\', c],
                 c => vec![c],
             })
             .collect();
-        let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
-        let query = visible(conversation_id)
-            .filter(Expr::expr(Func::lower(Expr::col(message::Column::Content))).like(pattern));
+        let placeholder = match self.db.get_database_backend() {
+            DbBackend::Postgres => "$1",
+            _ => "?",
+        };
+        let query = visible(conversation_id).filter(Expr::cust_with_values(
+            format!("LOWER(content) LIKE LOWER({placeholder}) ESCAPE '\\'"),
+            [format!("%{escaped}%")],
+        ));
         self.page_of(query, page).await
     }
 
-    /// Soft-deletes a message. Only its sender may (and only while still a participant);
-    /// anyone else gets `FORBIDDEN`.
+    /// Soft-deletes a message. Only its sender, still a participant, may; anyone else gets
+    /// `FORBIDDEN`.
     pub async fn delete_message(
         &self,
         events: &impl ChatEvents,
@@ -181,41 +186,37 @@ impl Chat {
             .one(&self.db)
             .await?
             .ok_or_else(not_found)?;
-        let _order = self.order.lock(found.conversation_id).await;
-        let txn = self.begin_write().await?;
         if found.sender_id != user.key() {
             return Err(AppError::Forbidden(
                 "only the sender may delete a message".to_owned(),
             ));
         }
-        let conv = participant_of(&txn, user, found.conversation_id).await?;
-        let now = crate::time::now();
-        let deleted = message::Entity::update_many()
-            .col_expr(message::Column::DeletedAt, Expr::value(now))
-            .col_expr(message::Column::UpdatedAt, Expr::value(now))
-            .filter(message::Column::Id.eq(message_id))
-            .filter(message::Column::DeletedAt.is_null())
-            .exec_with_returning(&txn)
-            .await?
-            .pop()
-            .ok_or_else(not_found)?;
-        if deleted.seq == conv.last_seq {
-            // The conversation's preview showed this message: show the latest one left.
-            let latest = visible(conv.id)
-                .order_by_desc(message::Column::Seq)
-                .one(&txn)
-                .await?;
-            conversation::Entity::update_many()
-                .col_expr(
-                    conversation::Column::LastMessage,
-                    Expr::value(latest.map(|m| preview(&m.content))),
-                )
-                .filter(conversation::Column::Id.eq(conv.id))
-                .exec(&txn)
-                .await?;
-        }
-        txn.commit().await?;
-        let view = self.view(deleted).await?;
+        let conv = self
+            .require_participant(user, found.conversation_id)
+            .await?;
+        let _order = self.order.lock(order_key(&conv)).await;
+        let txn = self.begin_write().await?;
+        let result = soft_delete(&txn, &conv, message_id).await;
+        let view = match result {
+            Ok(Some(deleted)) => match self.view(&txn, deleted).await {
+                Ok(view) => {
+                    txn.commit().await?;
+                    view
+                }
+                Err(e) => {
+                    rollback(txn).await;
+                    return Err(e.into());
+                }
+            },
+            Ok(None) => {
+                rollback(txn).await;
+                return Err(not_found());
+            }
+            Err(e) => {
+                rollback(txn).await;
+                return Err(e.into());
+            }
+        };
         events.message_deleted(&view).await;
         Ok(view)
     }
@@ -223,6 +224,11 @@ impl Chat {
     fn validate(&self, mut input: SendInput) -> AppResult<SendInput> {
         if input.content.trim().is_empty() {
             return Err(AppError::validation("content must not be empty"));
+        }
+        if input.content.chars().any(is_forbidden_control) {
+            return Err(AppError::validation(
+                "content must not contain control characters other than tab and newline",
+            ));
         }
         let max = self.limits.max_message_length;
         if input.content.chars().count() > max {
@@ -260,11 +266,9 @@ impl Chat {
         Ok(input)
     }
 
-    async fn target_conversation(
-        &self,
-        sender: &UserId,
-        input: &SendInput,
-    ) -> AppResult<conversation::Model> {
+    /// Where a send goes: a conversation the sender is in, or the direct conversation with the
+    /// receiver, which may not exist yet.
+    async fn target(&self, sender: &UserId, input: &SendInput) -> AppResult<Target> {
         if input
             .receiver
             .as_ref()
@@ -285,13 +289,40 @@ impl Chat {
                         "receiverId is not the other participant of conversation {id}"
                     )));
                 }
-                Ok(conv)
+                Ok(Target::Existing(conv))
             }
-            (None, Some(receiver)) => self.direct_conversation(sender, receiver).await,
+            (None, Some(receiver)) => {
+                let (first, second) = UserId::ordered_pair(sender, receiver);
+                match find_direct(&self.db, first, second).await? {
+                    Some(conv) => Ok(Target::Existing(conv)),
+                    None => Ok(Target::NewDirect(first.clone(), second.clone())),
+                }
+            }
             (None, None) => Err(AppError::validation(
                 "receiverId or conversationId is required",
             )),
         }
+    }
+
+    /// Everything a send writes, in its transaction: the direct conversation if new, the next
+    /// `seq`, the message; and the view of it, so nothing after the commit can fail.
+    async fn store(
+        &self,
+        txn: &DatabaseTransaction,
+        sender: &UserId,
+        target: &Target,
+        input: &SendInput,
+    ) -> Result<MessageView, DbErr> {
+        let now = crate::time::now();
+        let conv = match target {
+            Target::Existing(conv) => conv.clone(),
+            Target::NewDirect(first, second) => create_direct(txn, first, second, now).await?,
+        };
+        let receiver = other_participant(&conv, sender);
+        let stored = self
+            .insert(txn, &conv, sender, receiver.as_deref(), input, now)
+            .await?;
+        self.view(txn, stored).await
     }
 
     async fn insert(
@@ -342,14 +373,18 @@ impl Chat {
         message::Entity::insert(row).exec_with_returning(txn).await
     }
 
+    /// The message `sender` stored earlier with this send's client message id, if any.
     async fn find_by_client_id(
         &self,
         sender: &UserId,
-        key: &str,
+        input: &SendInput,
     ) -> AppResult<Option<message::Model>> {
+        let Some(key) = &input.client_msg_id else {
+            return Ok(None);
+        };
         Ok(message::Entity::find()
             .filter(message::Column::SenderId.eq(sender.key()))
-            .filter(message::Column::ClientMsgId.eq(key))
+            .filter(message::Column::ClientMsgId.eq(key.as_str()))
             .one(&self.db)
             .await?)
     }
@@ -362,21 +397,29 @@ impl Chat {
             (None, Some(r)) => existing.receiver_id.as_deref() == Some(r.key()),
             (None, None) => false,
         };
-        if !same_target || existing.content != input.content {
+        if !same_target
+            || existing.content != input.content
+            || existing.attachment_url != input.attachment_url
+        {
             return Err(AppError::Conflict(
                 "clientMsgId was already used for a different message".to_owned(),
             ));
         }
         Ok(Sent {
-            message: self.view(existing).await?,
+            message: self.view(&self.db, existing).await?,
             created: false,
         })
     }
 
-    async fn view(&self, m: message::Model) -> AppResult<MessageView> {
-        let sender = self.load_user(&self.db, &m.sender_id).await?;
+    /// A stored message with its sender and receiver.
+    async fn view<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        m: message::Model,
+    ) -> Result<MessageView, DbErr> {
+        let sender = self.load_user(conn, &m.sender_id).await?;
         let receiver = match &m.receiver_id {
-            Some(r) => Some(self.load_user(&self.db, r).await?),
+            Some(r) => Some(self.load_user(conn, r).await?),
             None => None,
         };
         Ok(MessageView::new(m, sender, receiver))
@@ -412,6 +455,151 @@ impl Chat {
     }
 }
 
+/// Where a send goes.
+#[derive(Debug)]
+enum Target {
+    /// A conversation that exists.
+    Existing(conversation::Model),
+    /// The direct conversation of this ordered pair, to be created with the message.
+    NewDirect(UserId, UserId),
+}
+
+impl Target {
+    fn order_key(&self) -> u64 {
+        match self {
+            Self::Existing(conv) => order_key(conv),
+            Self::NewDirect(first, second) => pair_key(first.key(), second.key()),
+        }
+    }
+}
+
+/// The order lock of a conversation: a direct conversation's is derived from its pair, so the
+/// send that creates it and every later send share it.
+pub(crate) fn order_key(conv: &conversation::Model) -> u64 {
+    match (&conv.participant_1_id, &conv.participant_2_id) {
+        (Some(first), Some(second)) => pair_key(first, second),
+        _ => {
+            let mut h = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&conv.id, &mut h);
+            std::hash::Hasher::finish(&h)
+        }
+    }
+}
+
+fn pair_key(first: &str, second: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&(first, second), &mut h);
+    std::hash::Hasher::finish(&h)
+}
+
+/// Creates the direct conversation of an ordered pair (and the users and participants it needs),
+/// or finds the one a concurrent transaction just created.
+async fn create_direct(
+    txn: &DatabaseTransaction,
+    first: &UserId,
+    second: &UserId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<conversation::Model, DbErr> {
+    for user in [first, second] {
+        users::insert_stub(txn, user, now).await?;
+    }
+    let row = conversation::ActiveModel {
+        kind: Set(conversation::KIND_DIRECT.to_owned()),
+        title: Set(None),
+        participant_1_id: Set(Some(first.key().to_owned())),
+        participant_2_id: Set(Some(second.key().to_owned())),
+        last_message: Set(None),
+        last_message_at: Set(None),
+        last_seq: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    conversation::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                conversation::Column::Participant1Id,
+                conversation::Column::Participant2Id,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    let conv = find_direct(txn, first, second)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("direct conversation after insert".to_owned()))?;
+    let members = [first, second].map(|u| participant::ActiveModel {
+        conversation_id: Set(conv.id),
+        user_id: Set(u.key().to_owned()),
+        role: Set(participant::ROLE_MEMBER.to_owned()),
+        joined_at: Set(now),
+        last_read_seq: Set(0),
+        last_read_at: Set(None),
+        archived_at: Set(None),
+        left_at: Set(None),
+    });
+    participant::Entity::insert_many(members)
+        .on_conflict(
+            OnConflict::columns([
+                participant::Column::ConversationId,
+                participant::Column::UserId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(conv)
+}
+
+/// Marks a message deleted and, if the conversation's preview showed it, shows the latest one
+/// left. `None` when it was deleted meanwhile.
+async fn soft_delete(
+    txn: &DatabaseTransaction,
+    conv: &conversation::Model,
+    message_id: i64,
+) -> Result<Option<message::Model>, DbErr> {
+    let now = crate::time::now();
+    let Some(deleted) = message::Entity::update_many()
+        .col_expr(message::Column::DeletedAt, Expr::value(now))
+        .col_expr(message::Column::UpdatedAt, Expr::value(now))
+        .filter(message::Column::Id.eq(message_id))
+        .filter(message::Column::DeletedAt.is_null())
+        .exec_with_returning(txn)
+        .await?
+        .pop()
+    else {
+        return Ok(None);
+    };
+    let last_seq = conversation::Entity::find_by_id(conv.id)
+        .one(txn)
+        .await?
+        .map_or(conv.last_seq, |c| c.last_seq);
+    if deleted.seq == last_seq {
+        let latest = visible(conv.id)
+            .order_by_desc(message::Column::Seq)
+            .one(txn)
+            .await?;
+        conversation::Entity::update_many()
+            .col_expr(
+                conversation::Column::LastMessage,
+                Expr::value(latest.map(|m| preview(&m.content))),
+            )
+            .filter(conversation::Column::Id.eq(conv.id))
+            .exec(txn)
+            .await?;
+    }
+    Ok(Some(deleted))
+}
+
+/// Rolls back, logging (not raising) a failure: the error that caused it is the one to report.
+pub(crate) async fn rollback(txn: DatabaseTransaction) {
+    if let Err(e) = txn.rollback().await {
+        tracing::warn!(error = %e, "rollback failed");
+    }
+}
+
 /// The conversation's messages that are not deleted.
 fn visible(conversation_id: i64) -> Select<message::Entity> {
     message::Entity::find()
@@ -430,6 +618,11 @@ fn other_participant(conv: &conversation::Model, me: &UserId) -> Option<String> 
 
 fn preview(content: &str) -> String {
     content.chars().take(PREVIEW_CHARS).collect()
+}
+
+/// Control characters a text may not hold (tab, newline and carriage return may).
+pub(crate) fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
 fn is_unique_violation(e: &sea_orm::DbErr) -> bool {

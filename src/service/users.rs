@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use entity::user;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 
 use crate::auth::{Identity, Profile};
 use crate::error::AppResult;
@@ -22,13 +22,8 @@ pub(crate) struct Directory {
     known: Mutex<HashMap<String, Known>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Known {
-    /// Written from a token with these details.
-    Identity(bool, Profile),
-    /// Exists, possibly only as a stub.
-    Exists,
-}
+/// Whether the id is numeric, and the display details, as last written from a token.
+type Known = (bool, Profile);
 
 impl Directory {
     fn get(&self, key: &str) -> Option<Known> {
@@ -50,7 +45,7 @@ impl Chat {
     /// Records the caller's id type and display details, unless this process already wrote the
     /// same ones.
     pub async fn remember_identity(&self, identity: &Identity) -> AppResult<()> {
-        let known = Known::Identity(identity.user.is_numeric(), identity.profile.clone());
+        let known: Known = (identity.user.is_numeric(), identity.profile.clone());
         if self.users.get(identity.user.key()).as_ref() == Some(&known) {
             return Ok(());
         }
@@ -86,35 +81,6 @@ impl Chat {
         Ok(())
     }
 
-    /// Makes sure `id` exists as a user, creating a row with just the id if needed.
-    pub(crate) async fn ensure_user<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        id: &UserId,
-    ) -> AppResult<()> {
-        if self.users.get(id.key()).is_some() {
-            return Ok(());
-        }
-        let now = crate::time::now();
-        let row = user::ActiveModel {
-            id: Set(id.key().to_owned()),
-            id_is_number: Set(id.is_numeric()),
-            name: Set(None),
-            username: Set(None),
-            email: Set(None),
-            avatar: Set(None),
-            last_seen_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
-        user::Entity::insert(row)
-            .on_conflict_do_nothing()
-            .exec_without_returning(conn)
-            .await?;
-        self.users.put(id.key(), Known::Exists);
-        Ok(())
-    }
-
     /// Loads the users with these keys; unknown keys are left out.
     pub(crate) async fn load_users<C: ConnectionTrait>(
         &self,
@@ -141,13 +107,37 @@ impl Chat {
         &self,
         conn: &C,
         key: &str,
-    ) -> AppResult<UserView> {
+    ) -> Result<UserView, DbErr> {
         let found = user::Entity::find_by_id(key.to_owned()).one(conn).await?;
         Ok(match found {
             Some(m) => UserView::from_model(m),
             None => UserView::bare(UserId::from_stored(key.to_owned(), false)),
         })
     }
+}
+
+/// Makes sure `id` exists as a user, creating a row with just the id if needed.
+pub(crate) async fn insert_stub<C: ConnectionTrait>(
+    conn: &C,
+    id: &UserId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let row = user::ActiveModel {
+        id: Set(id.key().to_owned()),
+        id_is_number: Set(id.is_numeric()),
+        name: Set(None),
+        username: Set(None),
+        email: Set(None),
+        avatar: Set(None),
+        last_seen_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    user::Entity::insert(row)
+        .on_conflict(OnConflict::column(user::Column::Id).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }
 
 /// Picks a user from a loaded map, falling back to a bare view.
