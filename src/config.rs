@@ -91,7 +91,45 @@ pub struct Config {
     pub shutdown_timeout_secs: u64,
 }
 
+/// Longest accepted `TYPING_TIMEOUT_MS`: an hour.
+const MAX_TYPING_TIMEOUT_MS: u64 = 3_600_000;
+
 impl Config {
+    /// Checks the settings that could not work: an empty secret, zero or absurd limits.
+    /// Returns warnings for settings that work but are unwise.
+    pub fn check(&self) -> Result<Vec<String>, String> {
+        let mut warnings = Vec::new();
+        if let Some(secret) = &self.jwt_secret {
+            if secret.is_empty() {
+                return Err("JWT_SECRET is set but empty: anyone could sign tokens".to_owned());
+            }
+            if secret.len() < 32 {
+                warnings.push(format!(
+                    "JWT_SECRET is {} bytes long; HS256 secrets should have at least 32",
+                    secret.len()
+                ));
+            }
+        }
+        if self.max_message_length == 0 {
+            return Err("MAX_MESSAGE_LENGTH must be at least 1".to_owned());
+        }
+        if self.max_payload_bytes < 1024 || self.max_body_bytes < 1024 {
+            return Err("MAX_PAYLOAD_BYTES and MAX_BODY_BYTES must be at least 1024".to_owned());
+        }
+        if self.typing_timeout_ms == 0 || self.typing_timeout_ms > MAX_TYPING_TIMEOUT_MS {
+            return Err(format!(
+                "TYPING_TIMEOUT_MS must be between 1 and {MAX_TYPING_TIMEOUT_MS}"
+            ));
+        }
+        if self.shutdown_timeout_secs > 3_600 || self.jwt_leeway_secs > 86_400 {
+            return Err(
+                "SHUTDOWN_TIMEOUT_SECS must be at most 3600 and JWT_LEEWAY_SECS at most 86400"
+                    .to_owned(),
+            );
+        }
+        Ok(warnings)
+    }
+
     /// How long a typing indicator lives without a new `typing`.
     pub fn typing_timeout(&self) -> Duration {
         Duration::from_millis(self.typing_timeout_ms)
@@ -100,12 +138,6 @@ impl Config {
     /// How long shutdown waits for in-flight requests.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
-    }
-
-    /// Whether `database_url` points at PostgreSQL.
-    pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://")
     }
 
     /// A configuration with every default and the given secret, for tests and embedding.
@@ -172,6 +204,22 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn impossible_settings_are_refused() {
+        let ok = Config::with_defaults(Some("x".repeat(32)));
+        assert_eq!(ok.check(), Ok(vec![]));
+        let short = Config::with_defaults(Some("short".to_owned()));
+        assert_eq!(short.check().map(|w| w.len()), Ok(1));
+        let empty = Config::with_defaults(Some(String::new()));
+        assert!(empty.check().is_err());
+        let mut huge = Config::with_defaults(None);
+        huge.typing_timeout_ms = u64::MAX;
+        assert!(huge.check().is_err());
+        let mut zero = Config::with_defaults(None);
+        zero.max_message_length = 0;
+        assert!(zero.check().is_err());
+    }
 
     #[test]
     fn debug_never_shows_secrets() {

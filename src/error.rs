@@ -22,6 +22,9 @@ pub enum AppError {
     /// No such thing (or not visible to this user).
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// Clashes with what is already stored.
     #[error("{0}")]
     Conflict(String),
@@ -71,6 +74,7 @@ impl AppError {
             Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
+            Self::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unprocessable(_) => "UNPROCESSABLE",
@@ -86,6 +90,7 @@ impl AppError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -137,6 +142,11 @@ mod tests {
             (AppError::Unauthorized("u".into()), 401, "UNAUTHORIZED"),
             (AppError::Forbidden("f".into()), 403, "FORBIDDEN"),
             (AppError::NotFound("n".into()), 404, "NOT_FOUND"),
+            (
+                AppError::MethodNotAllowed("m".into()),
+                405,
+                "METHOD_NOT_ALLOWED",
+            ),
             (AppError::Conflict("c".into()), 409, "CONFLICT"),
             (
                 AppError::PayloadTooLarge("p".into()),

@@ -68,7 +68,7 @@ impl UserId {
     /// numbers, else by text.
     pub fn ordered_pair<'a>(a: &'a UserId, b: &'a UserId) -> (&'a UserId, &'a UserId) {
         let a_first = match (a.key.parse::<i64>(), b.key.parse::<i64>()) {
-            (Ok(x), Ok(y)) => x <= y,
+            (Ok(x), Ok(y)) if x != y => x < y,
             _ => a.key <= b.key,
         };
         if a_first { (a, b) } else { (b, a) }
@@ -161,10 +161,16 @@ mod tests {
     }
 
     #[test]
-    fn pairs_order_numerically() {
+    fn pairs_order_numerically_then_by_text() {
         let a = UserId::from_stored("10".into(), true);
         let b = UserId::from_stored("9".into(), true);
         assert_eq!(UserId::ordered_pair(&a, &b).0.key(), "9");
+        assert_eq!(UserId::ordered_pair(&b, &a).0.key(), "9");
+        // Different users whose ids read as the same number still get one order.
+        let one = UserId::from_stored("1".into(), true);
+        let zero_one = UserId::from_stored("01".into(), false);
+        assert_eq!(UserId::ordered_pair(&one, &zero_one).0.key(), "01");
+        assert_eq!(UserId::ordered_pair(&zero_one, &one).0.key(), "01");
     }
 
     #[test]

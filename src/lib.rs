@@ -66,6 +66,9 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    for warning in config.check().map_err(RunError::Config)? {
+        tracing::warn!("{warning}");
+    }
     let secret = match (&config.jwt_secret, &config.jwt_public_key_file) {
         (Some(secret), _) => secret.clone(),
         (None, Some(_)) => String::new(),

@@ -79,6 +79,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
         Command::Token { user, name, ttl } => {
             let secret = config
                 .jwt_secret
+                .filter(|s| !s.is_empty())
                 .ok_or("JWT_SECRET is not set: set it in the environment or .env")?;
             let ttl = parse_ttl(&ttl)?;
             let token = parley::auth::mint_token(&secret, &user, name.as_deref(), ttl.as_secs())?;
@@ -145,14 +146,17 @@ fn parse_ttl(text: &str) -> Result<Duration, String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("bad --ttl {text:?}: use e.g. 30m, 1h, 7d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3_600,
-        "d" => n * 86_400,
+    let unit_secs: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
         _ => return Err(format!("bad --ttl {text:?}: use e.g. 30m, 1h, 7d")),
     };
-    Ok(Duration::from_secs(secs))
+    n.checked_mul(unit_secs)
+        .filter(|s| *s <= 10 * 365 * 86_400)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("--ttl {text:?} is longer than ten years"))
 }
 
 fn init_tracing() {

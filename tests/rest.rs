@@ -298,6 +298,14 @@ async fn every_error_is_a_json_envelope_with_its_status() {
     let (s, body) = server.get("/api/chat/nope", &tc).await;
     assert_eq!(s, 404);
     check(s, "NOT_FOUND", &body);
+    let (s, body) = server.get("/api/chat/send", &tc).await;
+    assert_eq!(s, 405);
+    check(s, "METHOD_NOT_ALLOWED", &body);
+    let (s, body) = server
+        .call(Method::DELETE, "/api/chat/messages/%FF", Some(&tc), None)
+        .await;
+    assert_eq!(s, 400);
+    check(s, "VALIDATION", &body);
     let (s, body) = server
         .get(
             &format!("/api/chat/conversations/{conv}/messages?limit=1000"),

@@ -171,10 +171,21 @@ async fn reads_deletes_and_presence_are_told() {
         .await
         .unwrap();
 
-    chat.socket_connected(&events, &a).await.unwrap();
-    chat.socket_connected(&events, &a).await.unwrap();
-    chat.socket_disconnected(&events, &a).await.unwrap();
-    chat.socket_disconnected(&events, &a).await.unwrap();
+    // The socket layer announces only the first join and the last leave.
+    let joins = [chat.presence_join(&a), chat.presence_join(&a)];
+    assert_eq!(joins, [true, false]);
+    chat.announce_online(&events, &a).await.unwrap();
+    let leaves = [
+        chat.presence_leave(&a),
+        chat.presence_leave(&a),
+        chat.presence_leave(&a),
+    ];
+    assert_eq!(
+        leaves,
+        [false, true, false],
+        "a leave never counted is not a last leave"
+    );
+    chat.announce_offline(&events, &a).await.unwrap();
     assert_eq!(
         events.take(),
         [

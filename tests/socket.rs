@@ -346,7 +346,8 @@ async fn concurrent_sends_get_gapless_seq_and_arrive_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_stops_on_request_on_timeout_and_on_disconnect() {
     let db = TestDb::fresh().await;
-    let server = TestServer::start_with(db, |c| c.typing_timeout_ms = 400).await;
+    // Long enough that the disconnect case below cannot be mistaken for an expiry.
+    let server = TestServer::start_with(db, |c| c.typing_timeout_ms = 3_000).await;
     let (a, b) = (uid(), uid());
     let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
     let conv = conversation(&server, &ta, &b).await;
@@ -370,7 +371,7 @@ async fn typing_stops_on_request_on_timeout_and_on_disconnect() {
     sa.ack("typing", room.clone()).await;
     sb.next("user_typing").await;
     let expired = sb
-        .next_within("user_stopped_typing", Duration::from_secs(3))
+        .next_within("user_stopped_typing", Duration::from_secs(6))
         .await;
     assert_eq!(expired, json!({ "userId": a, "conversationId": conv }));
 
@@ -378,7 +379,10 @@ async fn typing_stops_on_request_on_timeout_and_on_disconnect() {
     sa.ack("typing", room.clone()).await;
     sb.next("user_typing").await;
     sa.close().await;
-    assert_eq!(sb.next("user_stopped_typing").await["userId"], a);
+    let gone = sb
+        .next_within("user_stopped_typing", Duration::from_millis(1_500))
+        .await;
+    assert_eq!(gone["userId"], a);
     sb.close().await;
     server.finish().await;
 }
@@ -479,7 +483,9 @@ async fn an_oversized_packet_closes_only_that_connection() {
 
     big.emit(
         "send_message",
-        json!({ "conversationId": conv, "content": "y".repeat(64 * 1024) }),
+        // 9,000 characters: within MAX_MESSAGE_LENGTH, but 18,000 bytes, over the 16 KiB packet
+        // limit. Were the limit not enforced, this message would be stored and broadcast.
+        json!({ "conversationId": conv, "content": "é".repeat(9_000) }),
     )
     .await;
     // Over MAX_PAYLOAD_BYTES the server closes this connection (the JavaScript suite sees the
@@ -593,5 +599,81 @@ async fn refused_tokens_say_why() {
     let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOjEsImV4cCI6OTk5OTk5OTk5OX0.";
     let unsigned = connect_error_over_polling(&server, &json!({ "token": none }).to_string()).await;
     assert!(unsigned.contains("invalid token"), "{unsigned}");
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_is_disconnected_when_its_token_expires() {
+    let db = TestDb::fresh().await;
+    let server = TestServer::start_with(db, |c| c.jwt_leeway_secs = 0).await;
+    let (a, b) = (uid(), uid());
+    let ta = server.token(a.clone());
+    conversation(&server, &ta, &b).await;
+    let mut sa = server.socket(&ta).await;
+    let short = common::token_for(json!({ "sub": b, "exp": common::exp_in(2) }));
+    let sb = server.socket(&short).await;
+    assert_eq!(sa.next("online_status").await["isOnline"], true);
+    // Nobody disconnects B but the server, when B's token expires.
+    let offline = sa
+        .next_within("online_status", Duration::from_secs(6))
+        .await;
+    assert_eq!(offline["userId"], b);
+    assert_eq!(offline["isOnline"], false);
+    sa.close().await;
+    sb.close().await;
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_send_committed_during_shutdown_is_answered() {
+    let server = TestServer::start().await;
+    let (a, b) = (uid(), uid());
+    let ta = server.token(a.clone());
+    let conv = conversation(&server, &ta, &b).await;
+    let url = format!("{}/api/chat/send", server.url);
+    let http = reqwest::Client::new();
+    let total = 200;
+    let (done_tx, mut done) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..total {
+        let (http, url, ta, done_tx) = (http.clone(), url.clone(), ta.clone(), done_tx.clone());
+        tokio::spawn(async move {
+            let sent = http
+                .post(url)
+                .bearer_auth(ta)
+                .json(&json!({ "conversationId": conv, "content": format!("m{i}") }))
+                .send()
+                .await;
+            let _ = done_tx.send(sent.map(|r| r.status().as_u16()).unwrap_or(0));
+        });
+    }
+    drop(done_tx);
+    // Stop once some sends are through and the rest are still in flight.
+    let mut statuses = Vec::new();
+    while statuses.len() < 5 {
+        statuses.push(
+            tokio::time::timeout(WAIT, done.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let db = server.stop().await;
+    while let Some(status) = done.recv().await {
+        statuses.push(status);
+    }
+    assert_eq!(statuses.len(), total);
+    let answered = statuses.iter().filter(|s| **s == 201).count() as u64;
+    let server = TestServer::start_with(db, |_| {}).await;
+    let (_, page) = server
+        .get(
+            &format!("/api/chat/conversations/{conv}/messages?limit=1"),
+            &ta,
+        )
+        .await;
+    let stored = page["data"]["total"].as_u64().unwrap() - 1;
+    assert_eq!(
+        stored, answered,
+        "every committed send got its 201, and every 201 is stored ({answered} of {total})"
+    );
     server.finish().await;
 }

@@ -19,27 +19,7 @@ pub const DEFAULT_USER_CLAIMS: [&str; 4] = ["sub", "id", "userId", "user_id"];
 /// Longest display detail kept from a token, in characters.
 const MAX_PROFILE_FIELD: usize = 512;
 
-/// Display details a token may carry.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Profile {
-    /// `name` claim.
-    pub name: Option<String>,
-    /// `username` claim.
-    pub username: Option<String>,
-    /// `email` claim.
-    pub email: Option<String>,
-    /// `avatar` or `picture` claim.
-    pub avatar: Option<String>,
-}
-
-/// An authenticated caller.
-#[derive(Clone, Debug)]
-pub struct Identity {
-    /// The user id from the token.
-    pub user: UserId,
-    /// The display details from the token.
-    pub profile: Profile,
-}
+pub use crate::service::users::{Identity, Profile};
 
 /// Verifies tokens with the configured key and algorithm.
 #[derive(Clone)]
@@ -103,11 +83,14 @@ impl TokenVerifier {
         .ok_or_else(|| AppError::Unauthorized("invalid token: no user id claim".to_owned()))?;
         let user = UserId::from_json(raw_id)
             .map_err(|e| AppError::Unauthorized(format!("invalid token: {e}")))?;
+        // Display details are kept printable and bounded, whatever the token carries.
         let text = |name: &str| {
-            claims
-                .get(name)
-                .and_then(Value::as_str)
-                .map(|s| s.chars().take(MAX_PROFILE_FIELD).collect::<String>())
+            claims.get(name).and_then(Value::as_str).map(|s| {
+                s.chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_PROFILE_FIELD)
+                    .collect::<String>()
+            })
         };
         let profile = Profile {
             name: text("name"),
@@ -115,7 +98,12 @@ impl TokenVerifier {
             email: text("email"),
             avatar: text("avatar").or_else(|| text("picture")),
         };
-        Ok(Identity { user, profile })
+        let expires_at = claims.get("exp").and_then(Value::as_u64);
+        Ok(Identity {
+            user,
+            profile,
+            expires_at: expires_at.map(|exp| exp.saturating_add(self.validation.leeway)),
+        })
     }
 }
 

@@ -1,12 +1,12 @@
 //! `GET /conversations`, `PUT /conversations/:id/read`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Serialize;
 
 use crate::auth::http::AuthUser;
 use crate::error::AppResult;
 use crate::http::views::ConversationPage;
-use crate::http::{ApiQuery, ApiState, Envelope, PageQuery, detached};
+use crate::http::{ApiPath, ApiQuery, ApiState, Envelope, PageQuery, detached};
 use crate::ids::Id;
 
 /// Default page size of conversation lists.
@@ -35,7 +35,7 @@ pub struct ReadJson {
 pub async fn read(
     State(state): State<ApiState>,
     AuthUser(me): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<Envelope<ReadJson>> {
     let id = Id::parse(&id, "conversation id")?;
     let (chat, emitter) = (state.app.chat.clone(), state.emitter.clone());

@@ -1,14 +1,14 @@
 //! `POST /send`, `GET /conversations/:id/messages`, `GET /conversations/:id/search`,
 //! `DELETE /messages/:id`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::http::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::http::views::{MessageJson, MessagePage};
-use crate::http::{ApiJson, ApiQuery, ApiState, Envelope, PageQuery, detached};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ApiState, Envelope, PageQuery, detached};
 use crate::ids::{Id, UserId};
 use crate::service::messages::SendInput;
 
@@ -80,7 +80,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<ApiState>,
     AuthUser(me): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> AppResult<Envelope<MessagePage>> {
     let id = Id::parse(&id, "conversation id")?;
@@ -115,7 +115,7 @@ pub struct SearchQuery {
 pub async fn search(
     State(state): State<ApiState>,
     AuthUser(me): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> AppResult<Envelope<MessagePage>> {
     let id = Id::parse(&id, "conversation id")?;
@@ -142,7 +142,7 @@ pub struct DeletedJson {
 pub async fn delete(
     State(state): State<ApiState>,
     AuthUser(me): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<Envelope<DeletedJson>> {
     let id = Id::parse(&id, "message id")?;
     let (chat, emitter) = (state.app.chat.clone(), state.emitter.clone());

@@ -55,11 +55,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/conversations/{id}/search", get(messages::search))
         .route("/messages/{id}", delete(messages::delete))
         .route("/unread-count", get(unread::count))
-        .route("/unread", get(unread::by_conversation));
+        .route("/unread", get(unread::by_conversation))
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/api/chat", chat)
         .route("/health", get(health))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -69,6 +71,10 @@ async fn health() -> Json<serde_json::Value> {
 
 async fn not_found() -> AppError {
     AppError::NotFound("no such route".to_owned())
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed("this route does not take that method".to_owned())
 }
 
 /// Runs a state-changing call to its end even if the client goes away mid-request (axum drops
@@ -164,6 +170,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(rejection) => Err(query_error(&rejection)),
+        }
+    }
+}
+
+/// A path parameter whose rejection (bad UTF-8, say) is a `400` [`AppError`].
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(AppError::validation(rejection.body_text())),
         }
     }
 }

@@ -39,7 +39,7 @@ pub struct Chat {
     /// Serialises sends per conversation, so broadcasts leave in `seq` order.
     order: Arc<messages::OrderLocks>,
     /// Connected sockets per user on this node.
-    pub presence: Arc<presence::Presence>,
+    presence: Arc<presence::Presence>,
 }
 
 impl Chat {

@@ -30,39 +30,33 @@ impl Presence {
         *n
     }
 
-    /// Counts a socket gone; returns the user's socket count after it.
-    fn remove(&self, user: &UserId) -> usize {
-        let Ok(mut map) = self.sockets.lock() else {
-            return 0;
-        };
-        match map.get_mut(user.key()) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                *n
-            }
-            Some(_) => {
-                map.remove(user.key());
-                0
-            }
-            None => 0,
+    /// Counts a socket gone; returns the user's socket count after it, `None` if none was
+    /// counted.
+    fn remove(&self, user: &UserId) -> Option<usize> {
+        let mut map = self.sockets.lock().ok()?;
+        let n = map.get_mut(user.key())?;
+        *n = n.saturating_sub(1);
+        let left = *n;
+        if left == 0 {
+            map.remove(user.key());
         }
-    }
-
-    /// Whether the user has a socket on this node.
-    pub fn is_online(&self, user: &UserId) -> bool {
-        self.sockets
-            .lock()
-            .map(|m| m.contains_key(user.key()))
-            .unwrap_or(false)
+        Some(left)
     }
 }
 
 impl Chat {
-    /// A socket of `user` connected; the first one tells their partners they are online.
-    pub async fn socket_connected(&self, events: &impl ChatEvents, user: &UserId) -> AppResult<()> {
-        if self.presence.add(user) != 1 {
-            return Ok(());
-        }
+    /// Counts a socket of `user` on this node; `true` when it is their first.
+    pub fn presence_join(&self, user: &UserId) -> bool {
+        self.presence.add(user) == 1
+    }
+
+    /// Counts a socket of `user` gone; `true` when it was their last.
+    pub fn presence_leave(&self, user: &UserId) -> bool {
+        self.presence.remove(user) == Some(0)
+    }
+
+    /// Tells `user`'s partners they are online.
+    pub async fn announce_online(&self, events: &impl ChatEvents, user: &UserId) -> AppResult<()> {
         let partners = self.partners_of(user).await?;
         let view = PresenceView {
             user: user.clone(),
@@ -73,16 +67,8 @@ impl Chat {
         Ok(())
     }
 
-    /// A socket of `user` disconnected; the last one stores the last-seen time and tells their
-    /// partners they are offline.
-    pub async fn socket_disconnected(
-        &self,
-        events: &impl ChatEvents,
-        user: &UserId,
-    ) -> AppResult<()> {
-        if self.presence.remove(user) != 0 {
-            return Ok(());
-        }
+    /// Stores `user`'s last-seen time and tells their partners they are offline.
+    pub async fn announce_offline(&self, events: &impl ChatEvents, user: &UserId) -> AppResult<()> {
         let now = crate::time::now();
         user::Entity::update_many()
             .col_expr(user::Column::LastSeenAt, Expr::value(now))

@@ -7,11 +7,34 @@ use entity::user;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 
-use crate::auth::{Identity, Profile};
 use crate::error::AppResult;
 use crate::ids::UserId;
 use crate::service::Chat;
 use crate::service::views::UserView;
+
+/// Display details a token may carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Profile {
+    /// `name` claim.
+    pub name: Option<String>,
+    /// `username` claim.
+    pub username: Option<String>,
+    /// `email` claim.
+    pub email: Option<String>,
+    /// `avatar` or `picture` claim.
+    pub avatar: Option<String>,
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The user id from the token.
+    pub user: UserId,
+    /// The display details from the token.
+    pub profile: Profile,
+    /// When the token stops being accepted (its `exp` plus the leeway), in Unix seconds.
+    pub expires_at: Option<u64>,
+}
 
 /// Users remembered before the cache starts over.
 const MAX_REMEMBERED: usize = 100_000;

@@ -78,9 +78,7 @@ pub async fn join(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> A
         conversation_id: conv.id,
         message: format!("User {user} joined the conversation"),
     };
-    if let Err(e) = socket.to(room).emit(emit::USER_JOINED, &notice).await {
-        tracing::debug!(error = %e, "user_joined not delivered");
-    }
+    emit::to_others(&socket, room, emit::USER_JOINED, &notice).await;
     Ok(Joined {
         conversation_id: conv.id,
         last_seq: conv.last_seq,
@@ -103,9 +101,7 @@ pub async fn leave(
             conversation_id: conversation_id.0,
             message: format!("User {user} left the conversation"),
         };
-        if let Err(e) = socket.to(room).emit(emit::USER_LEFT, &notice).await {
-            tracing::debug!(error = %e, "user_left not delivered");
-        }
+        emit::to_others(&socket, room, emit::USER_LEFT, &notice).await;
     }
     Ok(ConversationAck::new(conversation_id.0))
 }

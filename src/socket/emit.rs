@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 use socketioxide::SocketIo;
+use socketioxide::extract::SocketRef;
+use socketioxide::operators::BroadcastOperators;
 
 use crate::ids::UserId;
 use crate::service::ChatEvents;
@@ -173,6 +175,18 @@ pub struct ErrorPayload<'a> {
     pub message: &'a str,
 }
 
+/// Emits `event` to everyone in `room` but `socket` itself.
+pub async fn to_others<T: Serialize + ?Sized>(
+    socket: &SocketRef,
+    room: String,
+    event: &str,
+    data: &T,
+) {
+    if let Err(e) = socket.to(room).emit(event, data).await {
+        tracing::debug!(event, error = %e, "broadcast failed");
+    }
+}
+
 /// Broadcasts the service's events over Socket.IO.
 #[derive(Clone, Debug)]
 pub struct Emitter {
@@ -185,9 +199,25 @@ impl Emitter {
         Self { io }
     }
 
+    /// The namespace, or `None` once the server is closing (socketioxide panics on a lookup of
+    /// a namespace `close` removed).
+    fn ns(&self) -> Option<BroadcastOperators> {
+        self.io.of("/")
+    }
+
+    /// Disconnects the socket `sid`, if it is still connected.
+    pub fn disconnect(&self, sid: socketioxide::socket::Sid) {
+        if let Some(socket) = self.ns().and_then(|ns| ns.get_socket(sid))
+            && let Err(e) = socket.disconnect()
+        {
+            tracing::debug!(%sid, error = %e, "disconnect failed");
+        }
+    }
+
     /// Emits `event` to `room`, logging (not failing on) delivery errors.
     pub async fn to_room<T: Serialize + ?Sized>(&self, room: String, event: &str, data: &T) {
-        if let Err(e) = self.io.to(room).emit(event, data).await {
+        let Some(ns) = self.ns() else { return };
+        if let Err(e) = ns.to(room).emit(event, data).await {
             tracing::debug!(event, error = %e, "broadcast failed");
         }
     }
@@ -202,12 +232,9 @@ impl Emitter {
         event: &str,
         data: &T,
     ) {
-        let result = match self.io.get_socket(sid) {
-            Some(socket) => socket.to(room).emit(event, data).await,
-            None => self.io.to(room).emit(event, data).await,
-        };
-        if let Err(e) = result {
-            tracing::debug!(event, error = %e, "broadcast failed");
+        match self.ns().and_then(|ns| ns.get_socket(sid)) {
+            Some(socket) => to_others(&socket, room, event, data).await,
+            None => self.to_room(room, event, data).await,
         }
     }
 }
@@ -225,9 +252,10 @@ impl ChatEvents for Emitter {
             timestamp: m.created_at,
             sender: &m.sender,
         };
+        let Some(ns) = self.ns() else { return };
         for recipient in m.recipients() {
-            let result = self
-                .io
+            let result = ns
+                .clone()
                 .to(user_room(recipient))
                 .except(room.clone())
                 .emit(MESSAGE_NOTIFICATION, &notification)
@@ -277,8 +305,9 @@ impl ChatEvents for Emitter {
             status: if p.online { "online" } else { "offline" },
             last_seen: p.last_seen,
         };
+        let Some(ns) = self.ns() else { return };
         let rooms: Vec<String> = partners.iter().map(user_room).collect();
-        if let Err(e) = self.io.to(rooms).emit(ONLINE_STATUS, &payload).await {
+        if let Err(e) = ns.to(rooms).emit(ONLINE_STATUS, &payload).await {
             tracing::debug!(error = %e, "online_status failed");
         }
     }

@@ -12,7 +12,8 @@ pub mod typing;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
 use socketioxide::SocketIo;
@@ -44,11 +45,23 @@ pub struct SocketCtx {
     /// Typing indicators.
     pub typing: Arc<Typing>,
     queue: mpsc::Sender<Job>,
+    presence: Mutex<Presence>,
+}
+
+/// Where a socket stands in the user's presence count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    /// Prepared, not yet in the namespace.
+    New,
+    /// Counted as one of the user's sockets.
+    Counted,
+    /// Disconnected.
+    Gone,
 }
 
 /// Registers parley's namespace on `io`. On a connection, [`authenticate`] runs first, then
 /// [`prepare`]; both run before the client is told it is connected, so every handler is in place
-/// before its first event can arrive.
+/// before its first event can arrive. Then `on_connect` counts the socket for presence.
 ///
 /// [`authenticate`]: crate::auth::socket::authenticate
 pub fn register(io: &SocketIo) {
@@ -69,18 +82,21 @@ async fn prepare(
     State(typing): State<Arc<Typing>>,
     Extension(identity): Extension<Identity>,
 ) -> Result<(), std::convert::Infallible> {
-    let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE_DEPTH);
-    tokio::spawn(async move {
-        while let Some(job) = jobs.recv().await {
-            job.await;
-        }
-    });
+    let (queue, jobs) = mpsc::channel::<Job>(QUEUE_DEPTH);
+    let emitter = Emitter::new(io);
+    tokio::spawn(run_queue(
+        jobs,
+        identity.expires_at,
+        emitter.clone(),
+        socket.id,
+    ));
     let ctx = Arc::new(SocketCtx {
         app,
         identity,
-        emitter: Emitter::new(io),
+        emitter,
         typing,
         queue,
+        presence: Mutex::new(Presence::New),
     });
     socket.join(emit::user_room(&ctx.identity.user));
 
@@ -109,34 +125,81 @@ async fn prepare(
 
     let on_leave = ctx.clone();
     socket.on_disconnect(async move |socket: SocketRef| {
-        on_leave
-            .typing
-            .socket_gone(&on_leave.emitter, socket.id)
-            .await;
-        let result = on_leave
-            .app
-            .chat
-            .socket_disconnected(&on_leave.emitter, &on_leave.identity.user)
-            .await;
-        if let Err(e) = result {
+        let ctx = on_leave;
+        ctx.typing.socket_gone(&ctx.emitter, socket.id).await;
+        let last = match ctx.presence.lock() {
+            Ok(mut state) => {
+                let was = std::mem::replace(&mut *state, Presence::Gone);
+                was == Presence::Counted && ctx.app.chat.presence_leave(&ctx.identity.user)
+            }
+            Err(_) => false,
+        };
+        if last
+            && let Err(e) = ctx
+                .app
+                .chat
+                .announce_offline(&ctx.emitter, &ctx.identity.user)
+                .await
+        {
             tracing::warn!(error = %e, "presence update on disconnect failed");
         }
     });
-    // Counted here, before the disconnect handler can possibly run.
-    if let Err(e) = ctx
-        .app
-        .chat
-        .socket_connected(&ctx.emitter, &ctx.identity.user)
-        .await
-    {
-        tracing::warn!(error = %e, "presence update on connect failed");
-    }
+    socket.extensions.insert(ctx);
     Ok(())
 }
 
-/// Everything was prepared before the client was told it is connected.
-async fn on_connect(socket: SocketRef) {
-    tracing::debug!(sid = %socket.id, "socket connected");
+/// Counts the socket for presence, now that it is in the namespace (a socket whose transport
+/// closed while it was being prepared never gets here, nor to its disconnect handler).
+async fn on_connect(Extension(ctx): Extension<Arc<SocketCtx>>) {
+    let first = match ctx.presence.lock() {
+        Ok(mut state) if *state == Presence::New => {
+            *state = Presence::Counted;
+            ctx.app.chat.presence_join(&ctx.identity.user)
+        }
+        _ => false,
+    };
+    if first
+        && let Err(e) = ctx
+            .app
+            .chat
+            .announce_online(&ctx.emitter, &ctx.identity.user)
+            .await
+    {
+        tracing::warn!(error = %e, "presence update on connect failed");
+    }
+}
+
+/// Runs a socket's events one after another, until the socket is gone; disconnects it when its
+/// token expires.
+async fn run_queue(
+    mut jobs: mpsc::Receiver<Job>,
+    expires_at: Option<u64>,
+    emitter: Emitter,
+    sid: socketioxide::socket::Sid,
+) {
+    let expiry = async {
+        match expires_at {
+            Some(at) => {
+                let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
+                tokio::time::sleep(Duration::from_secs(at.saturating_sub(now))).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expiry);
+    loop {
+        tokio::select! {
+            job = jobs.recv() => match job {
+                Some(job) => job.await,
+                None => return,
+            },
+            () = &mut expiry => {
+                tracing::debug!(%sid, "token expired: disconnecting");
+                emitter.disconnect(sid);
+                return;
+            }
+        }
+    }
 }
 
 /// The payload of a client event: the first argument, or why it could not be read.

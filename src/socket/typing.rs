@@ -159,9 +159,7 @@ pub async fn start(
         conversation_id,
     };
     let room = emit::conversation_room(conversation_id);
-    if let Err(e) = socket.to(room).emit(emit::USER_TYPING, &payload).await {
-        tracing::debug!(error = %e, "user_typing not delivered");
-    }
+    emit::to_others(&socket, room, emit::USER_TYPING, &payload).await;
     if ctx.typing.touch(conversation_id, user, socket.id) {
         tokio::spawn(
             ctx.typing
