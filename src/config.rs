@@ -68,6 +68,14 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 128 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// Messages a user may send per second on average, per node (0: no limit).
+    #[arg(long, env = "SEND_RATE_PER_SEC", default_value_t = 20, global = true)]
+    pub send_rate_per_sec: u32,
+
+    /// Messages a user may send at once before the rate applies.
+    #[arg(long, env = "SEND_BURST", default_value_t = 60, global = true)]
+    pub send_burst: u32,
+
     /// A `typing` not followed by `stop_typing` within this many milliseconds expires.
     #[arg(
         long,
@@ -155,6 +163,8 @@ impl Config {
             max_message_length: 10_000,
             max_payload_bytes: 128 * 1024,
             max_body_bytes: 128 * 1024,
+            send_rate_per_sec: 20,
+            send_burst: 60,
             typing_timeout_ms: 5_000,
             cors_origins: "*".to_owned(),
             shutdown_timeout_secs: 10,
@@ -180,6 +190,8 @@ impl std::fmt::Debug for Config {
             .field("max_message_length", &self.max_message_length)
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("send_rate_per_sec", &self.send_rate_per_sec)
+            .field("send_burst", &self.send_burst)
             .field("typing_timeout_ms", &self.typing_timeout_ms)
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)

@@ -89,6 +89,8 @@ pub async fn run(
         db.clone(),
         Limits {
             max_message_length: config.max_message_length,
+            send_rate_per_sec: config.send_rate_per_sec,
+            send_burst: config.send_burst,
         },
     );
     let app = AppState {

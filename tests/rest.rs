@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, unique};
+use common::{TestDb, TestServer, unique};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -483,5 +483,62 @@ async fn refused_sends_to_new_receivers_leave_nothing_behind() {
     assert_eq!(status, 422);
     let (_, convs) = server.get("/api/chat/conversations", &ta).await;
     assert_eq!(convs["data"]["total"], 1);
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_over_the_rate_limit_are_refused_on_both_doors() {
+    let db = TestDb::fresh().await;
+    let server = TestServer::start_with(db, |c| {
+        c.send_rate_per_sec = 1;
+        c.send_burst = 3;
+    })
+    .await;
+    let (a, b) = (uid(), uid());
+    let ta = server.token(a.clone());
+    let m = send(&server, &ta, json!({ "receiverId": b, "content": "1" })).await;
+    let conv = m["conversation_id"].as_i64().unwrap();
+    send(
+        &server,
+        &ta,
+        json!({ "conversationId": conv, "content": "2" }),
+    )
+    .await;
+    send(
+        &server,
+        &ta,
+        json!({ "conversationId": conv, "content": "3" }),
+    )
+    .await;
+    let (status, body) = server
+        .post(
+            "/api/chat/send",
+            &ta,
+            json!({ "conversationId": conv, "content": "4" }),
+        )
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "RATE_LIMITED");
+    let socket = server.socket(&ta).await;
+    let ack = socket
+        .ack(
+            "send_message",
+            json!({ "conversationId": conv, "content": "5" }),
+        )
+        .await;
+    assert_eq!(ack["error"]["code"], "RATE_LIMITED", "{ack}");
+    // Other users are not affected.
+    let tb = server.token(b.clone());
+    send(
+        &server,
+        &tb,
+        json!({ "conversationId": conv, "content": "from b" }),
+    )
+    .await;
+    let (_, page) = server
+        .get(&format!("/api/chat/conversations/{conv}/messages"), &ta)
+        .await;
+    assert_eq!(page["data"]["total"], 4);
+    socket.close().await;
     server.finish().await;
 }

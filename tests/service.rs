@@ -56,6 +56,8 @@ async fn chat() -> Chat {
         db,
         Limits {
             max_message_length: 20,
+            send_rate_per_sec: 0,
+            send_burst: 1,
         },
     )
 }

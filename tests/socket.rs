@@ -626,7 +626,8 @@ async fn a_socket_is_disconnected_when_its_token_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_send_committed_during_shutdown_is_answered() {
-    let server = TestServer::start().await;
+    let db = TestDb::fresh().await;
+    let server = TestServer::start_with(db, |c| c.send_rate_per_sec = 0).await;
     let (a, b) = (uid(), uid());
     let ta = server.token(a.clone());
     let conv = conversation(&server, &ta, &b).await;

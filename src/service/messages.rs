@@ -76,6 +76,11 @@ impl Chat {
         sender: &UserId,
         input: SendInput,
     ) -> AppResult<Sent> {
+        if !self.send_rate.allow(sender.key()) {
+            return Err(AppError::RateLimited(
+                "too many messages; wait a moment and send again".to_owned(),
+            ));
+        }
         let input = self.validate(input)?;
         // A repeat is answered before anything is resolved.
         if let Some(existing) = self.find_by_client_id(sender, &input).await? {

@@ -6,6 +6,7 @@
 
 pub mod conversations;
 pub mod events;
+mod limits;
 pub mod messages;
 pub mod presence;
 pub mod users;
@@ -25,6 +26,10 @@ pub use events::ChatEvents;
 pub struct Limits {
     /// Longest message content, in characters.
     pub max_message_length: usize,
+    /// Sends a user may make per second, on average (0: no limit).
+    pub send_rate_per_sec: u32,
+    /// Sends a user may make at once.
+    pub send_burst: u32,
 }
 
 /// The chat service: the database, the in-process caches and locks. Cheap to clone.
@@ -40,12 +45,18 @@ pub struct Chat {
     order: Arc<messages::OrderLocks>,
     /// Connected sockets per user on this node.
     presence: Arc<presence::Presence>,
+    /// Send rate per user on this node.
+    send_rate: Arc<limits::SendRate>,
 }
 
 impl Chat {
     /// A chat service over `db`.
     pub fn new(db: DatabaseConnection, limits: Limits) -> Self {
         Self {
+            send_rate: Arc::new(limits::SendRate::new(
+                limits.send_rate_per_sec,
+                limits.send_burst,
+            )),
             db,
             limits,
             users: Arc::new(users::Directory::default()),
