@@ -11,7 +11,7 @@ use sea_orm::{
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::views::{ConversationView, Page, PageRequest, ReadReceipt, UnreadView};
-use crate::service::{Chat, ChatEvents, messages, users};
+use crate::service::{Chat, ChatEvents, messages, settle, users};
 
 impl Chat {
     /// The conversation, if `user` is a current participant of it: `NOT_FOUND` when it does not
@@ -95,17 +95,8 @@ impl Chat {
         let _order = self.order.lock(messages::order_key(&conv)).await;
         let now = crate::time::now();
         let txn = self.begin_write().await?;
-        let result = read_all(&txn, &conv, user, now).await;
-        let (last_read_seq, updated) = match result {
-            Ok(done) => {
-                txn.commit().await?;
-                done
-            }
-            Err(e) => {
-                messages::rollback(txn).await;
-                return Err(e.into());
-            }
-        };
+        let read = read_all(&txn, &conv, user, now).await;
+        let (last_read_seq, updated) = settle(txn, read).await?;
         let receipt = ReadReceipt {
             conversation_id,
             user: user.clone(),
@@ -205,11 +196,8 @@ async fn read_all(
     user: &UserId,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(i64, u64), DbErr> {
-    // Read afresh: messages may have arrived since the membership check.
-    let last_seq = conversation::Entity::find_by_id(conv.id)
-        .one(txn)
-        .await?
-        .map_or(conv.last_seq, |c| c.last_seq);
+    // Messages may have arrived since the membership check.
+    let last_seq = current_last_seq(txn, conv).await?;
     participant::Entity::update_many()
         .col_expr(participant::Column::LastReadSeq, Expr::value(last_seq))
         .col_expr(participant::Column::LastReadAt, Expr::value(now))
@@ -228,6 +216,17 @@ async fn read_all(
         .await?
         .rows_affected;
     Ok((last_seq, updated))
+}
+
+/// The conversation's `last_seq` as it is now, not as `conv` was read.
+pub(crate) async fn current_last_seq(
+    txn: &DatabaseTransaction,
+    conv: &conversation::Model,
+) -> Result<i64, DbErr> {
+    Ok(conversation::Entity::find_by_id(conv.id)
+        .one(txn)
+        .await?
+        .map_or(conv.last_seq, |c| c.last_seq))
 }
 
 /// A raw statement with the user's key as `$1` (both SQLite and PostgreSQL read `$1`).

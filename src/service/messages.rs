@@ -11,9 +11,9 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
-use crate::service::conversations::find_direct;
+use crate::service::conversations::{current_last_seq, find_direct};
 use crate::service::views::{MessageView, Page, PageRequest, Sent};
-use crate::service::{Chat, ChatEvents, users};
+use crate::service::{Chat, ChatEvents, settle, users};
 
 /// Longest attachment URL, in bytes.
 pub const MAX_ATTACHMENT_URL: usize = 2_048;
@@ -95,13 +95,9 @@ impl Chat {
         }
         let txn = self.begin_write().await?;
         let stored = self.store(&txn, sender, &target, &input).await;
-        let view = match stored {
-            Ok(view) => {
-                txn.commit().await?;
-                view
-            }
+        let view = match settle(txn, stored).await {
+            Ok(view) => view,
             Err(e) => {
-                rollback(txn).await;
                 if is_unique_violation(&e)
                     && let Some(existing) = self.find_by_client_id(sender, &input).await?
                 {
@@ -201,27 +197,14 @@ impl Chat {
             .await?;
         let _order = self.order.lock(order_key(&conv)).await;
         let txn = self.begin_write().await?;
-        let result = soft_delete(&txn, &conv, message_id).await;
-        let view = match result {
-            Ok(Some(deleted)) => match self.view(&txn, deleted).await {
-                Ok(view) => {
-                    txn.commit().await?;
-                    view
-                }
-                Err(e) => {
-                    rollback(txn).await;
-                    return Err(e.into());
-                }
-            },
-            Ok(None) => {
-                rollback(txn).await;
-                return Err(not_found());
+        let deleted = async {
+            match soft_delete(&txn, &conv, message_id).await? {
+                Some(deleted) => Ok(self.view(&txn, deleted).await?),
+                None => Err(not_found()),
             }
-            Err(e) => {
-                rollback(txn).await;
-                return Err(e.into());
-            }
-        };
+        }
+        .await;
+        let view = settle(txn, deleted).await?;
         events.message_deleted(&view).await;
         Ok(view)
     }
@@ -483,11 +466,7 @@ impl Target {
 pub(crate) fn order_key(conv: &conversation::Model) -> u64 {
     match (&conv.participant_1_id, &conv.participant_2_id) {
         (Some(first), Some(second)) => pair_key(first, second),
-        _ => {
-            let mut h = std::hash::DefaultHasher::new();
-            std::hash::Hash::hash(&conv.id, &mut h);
-            std::hash::Hasher::finish(&h)
-        }
+        _ => conv.id.unsigned_abs(),
     }
 }
 
@@ -577,11 +556,7 @@ async fn soft_delete(
     else {
         return Ok(None);
     };
-    let last_seq = conversation::Entity::find_by_id(conv.id)
-        .one(txn)
-        .await?
-        .map_or(conv.last_seq, |c| c.last_seq);
-    if deleted.seq == last_seq {
+    if deleted.seq == current_last_seq(txn, conv).await? {
         let latest = visible(conv.id)
             .order_by_desc(message::Column::Seq)
             .one(txn)
@@ -596,13 +571,6 @@ async fn soft_delete(
             .await?;
     }
     Ok(Some(deleted))
-}
-
-/// Rolls back, logging (not raising) a failure: the error that caused it is the one to report.
-pub(crate) async fn rollback(txn: DatabaseTransaction) {
-    if let Err(e) = txn.rollback().await {
-        tracing::warn!(error = %e, "rollback failed");
-    }
 }
 
 /// The conversation's messages that are not deleted.

@@ -79,3 +79,25 @@ impl Chat {
             .await
     }
 }
+
+/// Commits `txn` when `result` is `Ok`, rolls it back when it is an error; the result passes
+/// through (with a failed commit as its error).
+pub(crate) async fn settle<T, E: From<DbErr>>(
+    txn: DatabaseTransaction,
+    result: Result<T, E>,
+) -> Result<T, E> {
+    match result {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The error that caused the rollback is the one to report; a failed rollback is
+            // only logged.
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
+    }
+}

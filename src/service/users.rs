@@ -72,19 +72,7 @@ impl Chat {
         if self.users.get(identity.user.key()).as_ref() == Some(&known) {
             return Ok(());
         }
-        let now = crate::time::now();
-        let p = &identity.profile;
-        let row = user::ActiveModel {
-            id: Set(identity.user.key().to_owned()),
-            id_is_number: Set(identity.user.is_numeric()),
-            name: Set(p.name.clone()),
-            username: Set(p.username.clone()),
-            email: Set(p.email.clone()),
-            avatar: Set(p.avatar.clone()),
-            last_seen_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
+        let row = user_row(&identity.user, &identity.profile, crate::time::now());
         user::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(user::Column::Id)
@@ -145,22 +133,30 @@ pub(crate) async fn insert_stub<C: ConnectionTrait>(
     id: &UserId,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
-    let row = user::ActiveModel {
-        id: Set(id.key().to_owned()),
-        id_is_number: Set(id.is_numeric()),
-        name: Set(None),
-        username: Set(None),
-        email: Set(None),
-        avatar: Set(None),
-        last_seen_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    user::Entity::insert(row)
+    user::Entity::insert(user_row(id, &Profile::default(), now))
         .on_conflict(OnConflict::column(user::Column::Id).do_nothing().to_owned())
         .exec_without_returning(conn)
         .await?;
     Ok(())
+}
+
+/// A new user row with these details.
+fn user_row(
+    id: &UserId,
+    profile: &Profile,
+    now: chrono::DateTime<chrono::Utc>,
+) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(id.key().to_owned()),
+        id_is_number: Set(id.is_numeric()),
+        name: Set(profile.name.clone()),
+        username: Set(profile.username.clone()),
+        email: Set(profile.email.clone()),
+        avatar: Set(profile.avatar.clone()),
+        last_seen_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
 }
 
 /// Picks a user from a loaded map, falling back to a bare view.

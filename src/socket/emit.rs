@@ -224,15 +224,16 @@ impl Emitter {
 }
 
 impl Emitter {
-    /// Emits `event` to `room` except the socket `sid` (when it is still connected).
+    /// Emits `event` to `room` except the socket `except`, when it is given and still connected.
     pub async fn to_room_except<T: Serialize + ?Sized>(
         &self,
         room: String,
-        sid: socketioxide::socket::Sid,
+        except: Option<socketioxide::socket::Sid>,
         event: &str,
         data: &T,
     ) {
-        match self.ns().and_then(|ns| ns.get_socket(sid)) {
+        let socket = except.and_then(|sid| self.ns()?.get_socket(sid));
+        match socket {
             Some(socket) => to_others(&socket, room, event, data).await,
             None => self.to_room(room, event, data).await,
         }

@@ -132,18 +132,9 @@ async fn stopped(emitter: &Emitter, conversation_id: i64, user: &UserId, except:
         conversation_id,
     };
     let room = emit::conversation_room(conversation_id);
-    match except {
-        Some(sid) => {
-            emitter
-                .to_room_except(room, sid, emit::USER_STOPPED_TYPING, &payload)
-                .await
-        }
-        None => {
-            emitter
-                .to_room(room, emit::USER_STOPPED_TYPING, &payload)
-                .await
-        }
-    }
+    emitter
+        .to_room_except(room, except, emit::USER_STOPPED_TYPING, &payload)
+        .await;
 }
 
 /// `typing`: participants only; tells the others in the room and (re)starts the expiry.
