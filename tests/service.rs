@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use parley::config::Config;
 use parley::error::AppError;
@@ -12,8 +12,9 @@ use parley::service::messages::SendInput;
 use parley::service::views::{MessageView, PresenceView, ReadReceipt};
 use parley::service::{Chat, ChatEvents, Limits};
 
-#[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
+/// Cloned into the service's writer, so the record is shared.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
 
 impl Recorder {
     fn take(&self) -> Vec<String> {

@@ -10,8 +10,9 @@ use sea_orm::{
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
+use crate::service::messages::ConvRef;
 use crate::service::views::{ConversationView, Page, PageRequest, ReadReceipt, UnreadView};
-use crate::service::{Chat, ChatEvents, messages, settle, users};
+use crate::service::{Chat, ChatEvents, settle, users};
 
 impl Chat {
     /// The conversation, if `user` is a current participant of it: `NOT_FOUND` when it does not
@@ -22,6 +23,41 @@ impl Chat {
         conversation_id: i64,
     ) -> AppResult<conversation::Model> {
         participant_of(&self.db, user, conversation_id).await
+    }
+
+    /// [`Chat::require_participant`] for the send path: what a send needs of the conversation,
+    /// from the membership cache when this process saw the membership in the last minute.
+    pub(crate) async fn member_conversation(
+        &self,
+        user: &UserId,
+        conversation_id: i64,
+    ) -> AppResult<ConvRef> {
+        let key = (conversation_id, user.key().to_owned());
+        if let Some(conv) = self.caches.members.get(&key) {
+            return Ok(conv);
+        }
+        let conv = ConvRef::of(&participant_of(&self.db, user, conversation_id).await?);
+        self.caches.members.put(key, conv.clone());
+        Ok(conv)
+    }
+
+    /// The direct conversation of an ordered pair, if it exists (cached once found: a pair's
+    /// conversation never changes).
+    pub(crate) async fn direct_conversation(
+        &self,
+        first: &UserId,
+        second: &UserId,
+    ) -> AppResult<Option<ConvRef>> {
+        let key = (first.key().to_owned(), second.key().to_owned());
+        if let Some(conv) = self.caches.directs.get(&key) {
+            return Ok(Some(conv));
+        }
+        let Some(conv) = find_direct(&self.db, first, second).await? else {
+            return Ok(None);
+        };
+        let conv = ConvRef::of(&conv);
+        self.caches.directs.put(key, conv.clone());
+        Ok(Some(conv))
     }
 
     /// The user's conversations, most recent message first.
@@ -92,7 +128,7 @@ impl Chat {
     ) -> AppResult<ReadReceipt> {
         let conv = self.require_participant(user, conversation_id).await?;
         // Under the conversation's order lock, a receipt cannot overtake a message broadcast.
-        let _order = self.order.lock(messages::order_key(&conv)).await;
+        let _order = self.order.lock(ConvRef::of(&conv).order_key()).await;
         let now = crate::time::now();
         let txn = self.begin_write().await?;
         let read = read_all(&txn, &conv, user, now).await;

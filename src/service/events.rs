@@ -1,6 +1,7 @@
 //! Domain events, told after the transaction that made them committed.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use crate::ids::UserId;
 use crate::service::views::{MessageView, PresenceView, ReadReceipt};
@@ -23,4 +24,23 @@ pub trait ChatEvents: Send + Sync {
         presence: &PresenceView,
         partners: &[UserId],
     ) -> impl Future<Output = ()> + Send;
+}
+
+/// The part of [`ChatEvents`] a message writer calls from its own task, in a form it can keep
+/// for any sink.
+pub(crate) trait MessageSink: Send + Sync {
+    /// See [`ChatEvents::message_created`].
+    fn created<'a>(
+        &'a self,
+        message: &'a MessageView,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
+
+impl<E: ChatEvents> MessageSink for E {
+    fn created<'a>(
+        &'a self,
+        message: &'a MessageView,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(self.message_created(message))
+    }
 }

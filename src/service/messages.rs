@@ -4,14 +4,17 @@
 use entity::{conversation, message, participant};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, ExprTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, SqlErr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
+use std::sync::Arc;
+
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::conversations::{current_last_seq, find_direct};
+use crate::service::users::user_view;
 use crate::service::views::{MessageView, Page, PageRequest, Sent};
 use crate::service::{Chat, ChatEvents, settle, users};
 
@@ -57,22 +60,39 @@ impl Default for OrderLocks {
 }
 
 impl OrderLocks {
-    /// Locks the stripe of an order key (see [`order_key`]).
+    /// Locks the stripe of an order key (see [`ConvRef::order_key`]).
     pub(crate) async fn lock(&self, key: u64) -> MutexGuard<'_, ()> {
         // The remainder is below STRIPES, so it fits in usize.
         let i = usize::try_from(key % STRIPES as u64).unwrap_or(0);
         self.stripes[i].lock().await
     }
+
+    /// Locks the stripes of all these keys, in stripe order (as every caller that holds more
+    /// than one does, so two callers cannot deadlock).
+    pub(crate) async fn lock_all(&self, keys: &mut [u64]) -> Vec<MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = keys
+            .iter()
+            .map(|k| usize::try_from(k % STRIPES as u64).unwrap_or(0))
+            .collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for i in stripes {
+            guards.push(self.stripes[i].lock().await);
+        }
+        guards
+    }
 }
 
 impl Chat {
     /// Validates and stores a message from `sender`, then tells `events`. Returns after the
-    /// transaction committed. A repeated client message id returns the stored message and
-    /// stores and tells nothing. A refused send stores nothing at all: a new direct conversation
-    /// is created in the same transaction as its first message.
-    pub async fn send_message(
+    /// transaction that stored it committed and `events` was told. A repeated client message id
+    /// returns the stored message and stores and tells nothing. A refused send stores nothing at
+    /// all: a new direct conversation is created in the same transaction as its first message.
+    /// Concurrent sends share transactions (see [`writer`](crate::service::writer)).
+    pub async fn send_message<E: ChatEvents + Clone + 'static>(
         &self,
-        events: &impl ChatEvents,
+        events: &E,
         sender: &UserId,
         input: SendInput,
     ) -> AppResult<Sent> {
@@ -82,36 +102,10 @@ impl Chat {
             ));
         }
         let input = self.validate(input)?;
-        // A repeat is answered before anything is resolved.
-        if let Some(existing) = self.find_by_client_id(sender, &input).await? {
-            return self.repeat(existing, &input).await;
-        }
         let target = self.target(sender, &input).await?;
-
-        let _order = self.order.lock(target.order_key()).await;
-        if let Some(existing) = self.find_by_client_id(sender, &input).await? {
-            // Committed by a concurrent send with the same key while this one waited.
-            return self.repeat(existing, &input).await;
-        }
-        let txn = self.begin_write().await?;
-        let stored = self.store(&txn, sender, &target, &input).await;
-        let view = match settle(txn, stored).await {
-            Ok(view) => view,
-            Err(e) => {
-                if is_unique_violation(&e)
-                    && let Some(existing) = self.find_by_client_id(sender, &input).await?
-                {
-                    // The same key, committed meanwhile by a send to another conversation.
-                    return self.repeat(existing, &input).await;
-                }
-                return Err(e.into());
-            }
-        };
-        events.message_created(&view).await;
-        Ok(Sent {
-            message: view,
-            created: true,
-        })
+        self.writers
+            .write(sender.clone(), target, input, Arc::new(events.clone()))
+            .await
     }
 
     /// A page of the conversation's messages, oldest first, for a participant.
@@ -195,7 +189,7 @@ impl Chat {
         let conv = self
             .require_participant(user, found.conversation_id)
             .await?;
-        let _order = self.order.lock(order_key(&conv)).await;
+        let _order = self.order.lock(ConvRef::of(&conv).order_key()).await;
         let txn = self.begin_write().await?;
         let deleted = async {
             match soft_delete(&txn, &conv, message_id).await? {
@@ -255,7 +249,7 @@ impl Chat {
     }
 
     /// Where a send goes: a conversation the sender is in, or the direct conversation with the
-    /// receiver, which may not exist yet.
+    /// receiver, which may not exist yet. Answered from the caches when it can be.
     async fn target(&self, sender: &UserId, input: &SendInput) -> AppResult<Target> {
         if input
             .receiver
@@ -268,10 +262,10 @@ impl Chat {
         }
         match (input.conversation_id, &input.receiver) {
             (Some(id), receiver) => {
-                let conv = self.require_participant(sender, id).await?;
+                let conv = self.member_conversation(sender, id).await?;
                 if let Some(r) = receiver
-                    && conv.kind == conversation::KIND_DIRECT
-                    && other_participant(&conv, sender).as_deref() != Some(r.key())
+                    && conv.pair.is_some()
+                    && conv.other(sender) != Some(r.key())
                 {
                     return Err(AppError::validation(format!(
                         "receiverId is not the other participant of conversation {id}"
@@ -281,7 +275,7 @@ impl Chat {
             }
             (None, Some(receiver)) => {
                 let (first, second) = UserId::ordered_pair(sender, receiver);
-                match find_direct(&self.db, first, second).await? {
+                match self.direct_conversation(first, second).await? {
                     Some(conv) => Ok(Target::Existing(conv)),
                     None => Ok(Target::NewDirect(first.clone(), second.clone())),
                 }
@@ -292,122 +286,15 @@ impl Chat {
         }
     }
 
-    /// Everything a send writes, in its transaction: the direct conversation if new, the next
-    /// `seq`, the message; and the view of it, so nothing after the commit can fail.
-    async fn store(
-        &self,
-        txn: &DatabaseTransaction,
-        sender: &UserId,
-        target: &Target,
-        input: &SendInput,
-    ) -> Result<MessageView, DbErr> {
-        let now = crate::time::now();
-        let conv = match target {
-            Target::Existing(conv) => conv.clone(),
-            Target::NewDirect(first, second) => create_direct(txn, first, second, now).await?,
-        };
-        let receiver = other_participant(&conv, sender);
-        let stored = self
-            .insert(txn, &conv, sender, receiver.as_deref(), input, now)
-            .await?;
-        self.view(txn, stored).await
-    }
-
-    async fn insert(
-        &self,
-        txn: &DatabaseTransaction,
-        conv: &conversation::Model,
-        sender: &UserId,
-        receiver: Option<&str>,
-        input: &SendInput,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<message::Model, sea_orm::DbErr> {
-        // Taking the next seq locks the conversation row until commit, so concurrent sends to
-        // one conversation (from any node) get consecutive numbers.
-        let seq = conversation::Entity::update_many()
-            .col_expr(
-                conversation::Column::LastSeq,
-                Expr::col(conversation::Column::LastSeq).add(1),
-            )
-            .col_expr(
-                conversation::Column::LastMessage,
-                Expr::value(preview(&input.content)),
-            )
-            .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
-            .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
-            .filter(conversation::Column::Id.eq(conv.id))
-            .exec_with_returning(txn)
-            .await?
-            .pop()
-            .map(|c| c.last_seq)
-            .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("conversation {}", conv.id)))?;
-        let row = message::ActiveModel {
-            conversation_id: Set(conv.id),
-            seq: Set(seq),
-            sender_id: Set(sender.key().to_owned()),
-            receiver_id: Set(receiver.map(str::to_owned)),
-            content: Set(input.content.clone()),
-            attachment_url: Set(input.attachment_url.clone()),
-            kind: Set(message::KIND_TEXT.to_owned()),
-            reply_to: Set(None),
-            client_msg_id: Set(input.client_msg_id.clone()),
-            read_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            edited_at: Set(None),
-            deleted_at: Set(None),
-            ..Default::default()
-        };
-        message::Entity::insert(row).exec_with_returning(txn).await
-    }
-
-    /// The message `sender` stored earlier with this send's client message id, if any.
-    async fn find_by_client_id(
-        &self,
-        sender: &UserId,
-        input: &SendInput,
-    ) -> AppResult<Option<message::Model>> {
-        let Some(key) = &input.client_msg_id else {
-            return Ok(None);
-        };
-        Ok(message::Entity::find()
-            .filter(message::Column::SenderId.eq(sender.key()))
-            .filter(message::Column::ClientMsgId.eq(key.as_str()))
-            .one(&self.db)
-            .await?)
-    }
-
-    /// The answer to a repeated send: the stored message, if the repeat asks for the same thing
-    /// (same content, and the same conversation or the same receiver).
-    async fn repeat(&self, existing: message::Model, input: &SendInput) -> AppResult<Sent> {
-        let same_target = match (input.conversation_id, &input.receiver) {
-            (Some(id), _) => id == existing.conversation_id,
-            (None, Some(r)) => existing.receiver_id.as_deref() == Some(r.key()),
-            (None, None) => false,
-        };
-        if !same_target
-            || existing.content != input.content
-            || existing.attachment_url != input.attachment_url
-        {
-            return Err(AppError::Conflict(
-                "clientMsgId was already used for a different message".to_owned(),
-            ));
-        }
-        Ok(Sent {
-            message: self.view(&self.db, existing).await?,
-            created: false,
-        })
-    }
-
     /// A stored message with its sender and receiver.
     async fn view<C: ConnectionTrait>(
         &self,
         conn: &C,
         m: message::Model,
     ) -> Result<MessageView, DbErr> {
-        let sender = self.load_user(conn, &m.sender_id).await?;
+        let sender = user_view(conn, &self.caches.profiles, &m.sender_id).await?;
         let receiver = match &m.receiver_id {
-            Some(r) => Some(self.load_user(conn, r).await?),
+            Some(r) => Some(user_view(conn, &self.caches.profiles, r).await?),
             None => None,
         };
         Ok(MessageView::new(m, sender, receiver))
@@ -445,28 +332,58 @@ impl Chat {
 
 /// Where a send goes.
 #[derive(Debug)]
-enum Target {
+pub(crate) enum Target {
     /// A conversation that exists.
-    Existing(conversation::Model),
+    Existing(ConvRef),
     /// The direct conversation of this ordered pair, to be created with the message.
     NewDirect(UserId, UserId),
 }
 
 impl Target {
-    fn order_key(&self) -> u64 {
+    /// The order lock (and writer) of the conversation.
+    pub(crate) fn order_key(&self) -> u64 {
         match self {
-            Self::Existing(conv) => order_key(conv),
+            Self::Existing(conv) => conv.order_key(),
             Self::NewDirect(first, second) => pair_key(first.key(), second.key()),
         }
     }
 }
 
-/// The order lock of a conversation: a direct conversation's is derived from its pair, so the
-/// send that creates it and every later send share it.
-pub(crate) fn order_key(conv: &conversation::Model) -> u64 {
-    match (&conv.participant_1_id, &conv.participant_2_id) {
-        (Some(first), Some(second)) => pair_key(first, second),
-        _ => conv.id.unsigned_abs(),
+/// What a send needs to know of a conversation; none of it changes once the conversation exists.
+#[derive(Clone, Debug)]
+pub(crate) struct ConvRef {
+    /// The conversation id.
+    pub(crate) id: i64,
+    /// The ordered pair of a direct conversation.
+    pub(crate) pair: Option<(String, String)>,
+}
+
+impl ConvRef {
+    /// The parts of a stored conversation a send needs.
+    pub(crate) fn of(conv: &conversation::Model) -> Self {
+        let pair = match (&conv.participant_1_id, &conv.participant_2_id) {
+            (Some(first), Some(second)) => Some((first.clone(), second.clone())),
+            _ => None,
+        };
+        Self { id: conv.id, pair }
+    }
+
+    /// The order lock of a conversation: a direct conversation's is derived from its pair, so
+    /// the send that creates it and every later send share it.
+    pub(crate) fn order_key(&self) -> u64 {
+        match &self.pair {
+            Some((first, second)) => pair_key(first, second),
+            None => self.id.unsigned_abs(),
+        }
+    }
+
+    /// The other user of a direct conversation.
+    pub(crate) fn other(&self, me: &UserId) -> Option<&str> {
+        let (first, second) = self.pair.as_ref()?;
+        [first, second]
+            .into_iter()
+            .find(|k| k.as_str() != me.key())
+            .map(String::as_str)
     }
 }
 
@@ -476,9 +393,28 @@ fn pair_key(first: &str, second: &str) -> u64 {
     std::hash::Hasher::finish(&h)
 }
 
+/// Whether a repeated client message id asks for what was stored under it (same content and
+/// attachment, and the same conversation or the same receiver); `CONFLICT` if not.
+pub(crate) fn same_send(stored: &message::Model, input: &SendInput) -> AppResult<()> {
+    let same_target = match (input.conversation_id, &input.receiver) {
+        (Some(id), _) => id == stored.conversation_id,
+        (None, Some(r)) => stored.receiver_id.as_deref() == Some(r.key()),
+        (None, None) => false,
+    };
+    if !same_target
+        || stored.content != input.content
+        || stored.attachment_url != input.attachment_url
+    {
+        return Err(AppError::Conflict(
+            "clientMsgId was already used for a different message".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates the direct conversation of an ordered pair (and the users and participants it needs),
 /// or finds the one a concurrent transaction just created.
-async fn create_direct(
+pub(crate) async fn create_direct(
     txn: &DatabaseTransaction,
     first: &UserId,
     second: &UserId,
@@ -580,26 +516,13 @@ fn visible(conversation_id: i64) -> Select<message::Entity> {
         .filter(message::Column::DeletedAt.is_null())
 }
 
-/// The other user of a direct conversation.
-fn other_participant(conv: &conversation::Model, me: &UserId) -> Option<String> {
-    [&conv.participant_1_id, &conv.participant_2_id]
-        .into_iter()
-        .flatten()
-        .find(|k| k.as_str() != me.key())
-        .cloned()
-}
-
-fn preview(content: &str) -> String {
+pub(crate) fn preview(content: &str) -> String {
     content.chars().take(PREVIEW_CHARS).collect()
 }
 
 /// Control characters a text may not hold (tab, newline and carriage return may).
 pub(crate) fn is_forbidden_control(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')
-}
-
-fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 fn is_http_url(url: &str) -> bool {

@@ -4,6 +4,7 @@
 //!
 //! What happens after a commit is told to a [`ChatEvents`] sink, which the socket layer implements.
 
+mod cache;
 pub mod conversations;
 pub mod events;
 mod limits;
@@ -11,6 +12,7 @@ pub mod messages;
 pub mod presence;
 pub mod users;
 pub mod views;
+mod writer;
 
 use std::sync::Arc;
 
@@ -39,8 +41,10 @@ pub struct Chat {
     pub db: DatabaseConnection,
     /// What clients may send.
     pub limits: Limits,
-    /// Users already written to the database by this process.
-    users: Arc<users::Directory>,
+    /// What the send path would otherwise read from the database every time.
+    caches: Arc<Caches>,
+    /// The group-commit writers that store messages.
+    writers: Arc<writer::Writers>,
     /// Serialises sends per conversation, so broadcasts leave in `seq` order.
     order: Arc<messages::OrderLocks>,
     /// Connected sockets per user on this node.
@@ -49,9 +53,24 @@ pub struct Chat {
     send_rate: Arc<limits::SendRate>,
 }
 
+/// Facts the send path reads on every message, kept for a minute (see [`cache::TTL`]).
+#[derive(Debug, Default)]
+struct Caches {
+    /// `(conversation, user)` pairs known to be memberships.
+    members: cache::TtlCache<(i64, String), messages::ConvRef>,
+    /// Direct conversations by their ordered pair.
+    directs: cache::TtlCache<(String, String), messages::ConvRef>,
+    /// Users as stored.
+    profiles: Arc<users::Profiles>,
+}
+
 impl Chat {
-    /// A chat service over `db`.
+    /// A chat service over `db`. Starts the message writers, so it must be called within a Tokio
+    /// runtime.
     pub fn new(db: DatabaseConnection, limits: Limits) -> Self {
+        let order = Arc::new(messages::OrderLocks::default());
+        let caches = Arc::new(Caches::default());
+        let writers = writer::Writers::start(db.clone(), order.clone(), caches.profiles.clone());
         Self {
             send_rate: Arc::new(limits::SendRate::new(
                 limits.send_rate_per_sec,
@@ -59,25 +78,28 @@ impl Chat {
             )),
             db,
             limits,
-            users: Arc::new(users::Directory::default()),
-            order: Arc::new(messages::OrderLocks::default()),
+            caches,
+            writers: Arc::new(writers),
+            order,
             presence: Arc::new(presence::Presence::default()),
         }
     }
+
+    /// See [`begin_write`].
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        begin_write(&self.db).await
+    }
 }
 
-impl Chat {
-    /// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
-    /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes cannot fail on a
-    /// snapshot another writer moved; PostgreSQL ignores the option.
-    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..Default::default()
-            })
-            .await
-    }
+/// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes cannot fail on a snapshot
+/// another writer moved; PostgreSQL ignores the option.
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Commits `txn` when `result` is `Ok`, rolls it back when it is an error; the result passes

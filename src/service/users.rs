@@ -1,7 +1,6 @@
 //! Users: written when a token names them (connect, API call) or a send names them as receiver.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use entity::user;
 use sea_orm::sea_query::OnConflict;
@@ -10,6 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set
 use crate::error::AppResult;
 use crate::ids::UserId;
 use crate::service::Chat;
+use crate::service::cache::TtlCache;
 use crate::service::views::UserView;
 
 /// Display details a token may carry.
@@ -36,40 +36,44 @@ pub struct Identity {
     pub expires_at: Option<u64>,
 }
 
-/// Users remembered before the cache starts over.
-const MAX_REMEMBERED: usize = 100_000;
+/// User views by key, as last read or written by this process: a send does not read its
+/// sender from the database, and an unchanged token costs no database write.
+pub(crate) type Profiles = TtlCache<String, UserView>;
 
-/// What this process last wrote for each user, so an unchanged token costs no database write.
-#[derive(Debug, Default)]
-pub(crate) struct Directory {
-    known: Mutex<HashMap<String, Known>>,
-}
-
-/// Whether the id is numeric, and the display details, as last written from a token.
-type Known = (bool, Profile);
-
-impl Directory {
-    fn get(&self, key: &str) -> Option<Known> {
-        self.known.lock().ok()?.get(key).cloned()
+/// The view of the user `key`, from `cache` or the database; a key with no row (which a foreign
+/// key makes impossible) gives a bare view.
+pub(crate) async fn user_view<C: ConnectionTrait>(
+    conn: &C,
+    cache: &Profiles,
+    key: &str,
+) -> Result<UserView, DbErr> {
+    if let Some(view) = cache.get(key) {
+        return Ok(view);
     }
-
-    fn put(&self, key: &str, known: Known) {
-        if let Ok(mut map) = self.known.lock() {
-            // A cache, not a registry: forgetting only costs a database write later.
-            if map.len() >= MAX_REMEMBERED {
-                map.clear();
-            }
-            map.insert(key.to_owned(), known);
+    let found = user::Entity::find_by_id(key.to_owned()).one(conn).await?;
+    Ok(match found {
+        Some(m) => {
+            let view = UserView::from_model(m);
+            cache.put(key.to_owned(), view.clone());
+            view
         }
-    }
+        None => UserView::bare(UserId::from_stored(key.to_owned(), false)),
+    })
 }
 
 impl Chat {
-    /// Records the caller's id type and display details, unless this process already wrote the
-    /// same ones.
+    /// Records the caller's id type and display details, unless this process read or wrote the
+    /// same ones in the last minute.
     pub async fn remember_identity(&self, identity: &Identity) -> AppResult<()> {
-        let known: Known = (identity.user.is_numeric(), identity.profile.clone());
-        if self.users.get(identity.user.key()).as_ref() == Some(&known) {
+        let view = UserView {
+            id: identity.user.clone(),
+            name: identity.profile.name.clone(),
+            username: identity.profile.username.clone(),
+            email: identity.profile.email.clone(),
+            avatar: identity.profile.avatar.clone(),
+        };
+        let key = identity.user.key();
+        if self.caches.profiles.get(key).as_ref() == Some(&view) {
             return Ok(());
         }
         let row = user_row(&identity.user, &identity.profile, crate::time::now());
@@ -88,7 +92,8 @@ impl Chat {
             )
             .exec_without_returning(&self.db)
             .await?;
-        self.users.put(identity.user.key(), known);
+        // The row now holds exactly these details.
+        self.caches.profiles.put(key.to_owned(), view);
         Ok(())
     }
 
@@ -111,19 +116,6 @@ impl Chat {
             .into_iter()
             .map(|m| (m.id.clone(), UserView::from_model(m)))
             .collect())
-    }
-
-    /// Loads one user; a key with no row (which a foreign key makes impossible) gives a bare view.
-    pub(crate) async fn load_user<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        key: &str,
-    ) -> Result<UserView, DbErr> {
-        let found = user::Entity::find_by_id(key.to_owned()).one(conn).await?;
-        Ok(match found {
-            Some(m) => UserView::from_model(m),
-            None => UserView::bare(UserId::from_stored(key.to_owned(), false)),
-        })
     }
 }
 

@@ -1,0 +1,72 @@
+//! A small bounded map whose entries expire, for facts the send path would otherwise read from
+//! the database on every message: who is in a conversation, which conversation a pair shares,
+//! what a user looks like.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a cached fact is trusted. Changes made behind this process's back (another node, a
+/// hand edit in the database) are seen at most this late.
+pub(crate) const TTL: Duration = Duration::from_secs(60);
+/// Entries kept per cache before it is emptied and refilled from the database.
+const MAX_ENTRIES: usize = 100_000;
+
+/// A map of `K` to `V` whose entries expire after [`TTL`]. A cache, not a registry: forgetting
+/// an entry only costs a database read.
+#[derive(Debug)]
+pub(crate) struct TtlCache<K, V> {
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+}
+
+impl<K, V> Default for TtlCache<K, V> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
+    /// The value cached for `key`, unless it expired.
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        let map = self.entries.lock().ok()?;
+        let (value, at) = map.get(key)?;
+        (at.elapsed() < TTL).then(|| value.clone())
+    }
+
+    /// Caches `value` for `key`.
+    pub(crate) fn put(&self, key: K, value: V) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(key, (value, Instant::now()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_what_it_was_given_until_full() {
+        let cache: TtlCache<String, u32> = TtlCache::default();
+        assert_eq!(cache.get("a"), None);
+        cache.put("a".to_owned(), 1);
+        assert_eq!(cache.get("a"), Some(1));
+        for i in 0..MAX_ENTRIES {
+            cache.put(i.to_string(), 2);
+        }
+        // Filling it empties it once, so the oldest entries are gone and the newest kept.
+        assert_eq!(cache.get("a"), None);
+        assert_eq!(cache.get(&(MAX_ENTRIES - 1).to_string()), Some(2));
+    }
+}

@@ -1,0 +1,542 @@
+//! Group commit: the sends that arrive while a transaction is being written wait, and are then
+//! written together in the next one. Each send is still acknowledged only after the transaction
+//! that holds it committed, and broadcast before it is acknowledged.
+//!
+//! A writer is a task that owns a queue of sends. It takes everything queued (up to
+//! [`MAX_BATCH`]), locks the order stripes of the conversations involved, and in one transaction
+//! answers repeated client message ids, creates new direct conversations, takes a run of `seq`
+//! numbers per conversation with one `UPDATE`, and inserts every message with one `INSERT`.
+//! After the commit it broadcasts in queue order, releases the stripes and answers the callers.
+//! If the transaction fails, each send is written again on its own, so one bad send cannot sink
+//! the others.
+//!
+//! A conversation always goes to the same writer (by its order key), so its `seq` numbers and
+//! broadcasts follow one queue. SQLite has one writer (it allows one write transaction at a
+//! time anyway); PostgreSQL several, which write concurrently.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use entity::message;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Set, SqlErr, Statement, Value,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
+use crate::service::events::MessageSink;
+use crate::service::messages::{ConvRef, OrderLocks, SendInput, Target, create_direct, preview};
+use crate::service::users::{Profiles, user_view};
+use crate::service::views::{MessageView, Sent};
+use crate::service::{begin_write, settle};
+
+/// Most sends written in one transaction.
+const MAX_BATCH: usize = 256;
+/// Sends that may wait for a writer before senders wait to enqueue.
+const QUEUE: usize = 4_096;
+/// Writers on PostgreSQL, which lets transactions on different rows proceed side by side.
+const POSTGRES_WRITERS: usize = 4;
+
+/// A validated send whose target the sender may write to.
+pub(crate) struct Job {
+    pub(crate) sender: UserId,
+    pub(crate) target: Target,
+    pub(crate) input: SendInput,
+    /// Told of the message after its commit, before the answer.
+    pub(crate) events: Arc<dyn MessageSink>,
+    pub(crate) reply: oneshot::Sender<AppResult<Sent>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("sender", &self.sender)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Job {
+    /// The sender's client message id, if it gave one.
+    fn idempotency_key(&self) -> Option<(&str, &str)> {
+        let key = self.input.client_msg_id.as_deref()?;
+        Some((self.sender.key(), key))
+    }
+}
+
+/// The queues of the writers. Dropping the last handle ends the writer tasks.
+#[derive(Debug)]
+pub(crate) struct Writers {
+    queues: Vec<mpsc::Sender<Job>>,
+}
+
+impl Writers {
+    /// Starts the writers for `db` (one on SQLite, several on PostgreSQL). Must be called within
+    /// a Tokio runtime.
+    pub(crate) fn start(
+        db: DatabaseConnection,
+        order: Arc<OrderLocks>,
+        profiles: Arc<Profiles>,
+    ) -> Self {
+        let count = match db.get_database_backend() {
+            DbBackend::Postgres => POSTGRES_WRITERS,
+            _ => 1,
+        };
+        let queues = (0..count)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                let store = Store {
+                    db: db.clone(),
+                    order: order.clone(),
+                    profiles: profiles.clone(),
+                };
+                tokio::spawn(store.run(rx));
+                tx
+            })
+            .collect();
+        Self { queues }
+    }
+
+    /// Queues a send with the writer of its conversation and waits for its answer.
+    pub(crate) async fn write(
+        &self,
+        sender: UserId,
+        target: Target,
+        input: SendInput,
+        events: Arc<dyn MessageSink>,
+    ) -> AppResult<Sent> {
+        let stopped = || AppError::Internal("the message writer has stopped".to_owned());
+        let lane = usize::try_from(target.order_key() % self.queues.len() as u64).unwrap_or(0);
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            sender,
+            target,
+            input,
+            events,
+            reply,
+        };
+        self.queues[lane].send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// What a writer task owns.
+struct Store {
+    db: DatabaseConnection,
+    order: Arc<OrderLocks>,
+    profiles: Arc<Profiles>,
+}
+
+/// What became of one send in a batch.
+enum Outcome {
+    /// Stored now.
+    Created(MessageView),
+    /// Stored by an earlier send with the same client message id.
+    Repeat(MessageView),
+    /// Refused.
+    Failed(AppError),
+}
+
+impl Store {
+    async fn run(self, mut queue: mpsc::Receiver<Job>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let mut jobs = std::mem::take(&mut batch);
+            // A second send with a client id already in this batch waits for the next one, where
+            // it finds the first stored.
+            while !jobs.is_empty() {
+                let (now, later) = split_twins(jobs);
+                self.commit(now).await;
+                jobs = later;
+            }
+        }
+    }
+
+    /// Writes a batch, broadcasts what it created in order, and answers every sender.
+    async fn commit(&self, jobs: Vec<Job>) {
+        let mut keys: Vec<u64> = jobs.iter().map(|j| j.target.order_key()).collect();
+        let _order = self.order.lock_all(&mut keys).await;
+        let outcomes = match self.write(&jobs).await {
+            Ok(outcomes) => outcomes,
+            Err(e) if jobs.len() == 1 => vec![self.after_failure(&jobs[0], e).await],
+            Err(e) => {
+                tracing::debug!(error = %e, sends = jobs.len(), "batch failed; writing each send alone");
+                let mut outcomes = Vec::with_capacity(jobs.len());
+                for job in &jobs {
+                    let one = match self.write(std::slice::from_ref(job)).await {
+                        Ok(mut o) => o.pop().unwrap_or_else(|| Outcome::Failed(lost())),
+                        Err(e) => self.after_failure(job, e).await,
+                    };
+                    outcomes.push(one);
+                }
+                outcomes
+            }
+        };
+        // Broadcast everything first (in `seq` order), then answer: a sender that sees its
+        // acknowledgement knows the room has been told.
+        for (job, outcome) in jobs.iter().zip(&outcomes) {
+            if let Outcome::Created(view) = outcome {
+                job.events.created(view).await;
+            }
+        }
+        for (job, outcome) in jobs.into_iter().zip(outcomes) {
+            let answer = match outcome {
+                Outcome::Created(message) => Ok(Sent {
+                    message,
+                    created: true,
+                }),
+                Outcome::Repeat(message) => Ok(Sent {
+                    message,
+                    created: false,
+                }),
+                Outcome::Failed(e) => Err(e),
+            };
+            // The sender may have gone; the message is stored and broadcast all the same.
+            let _ = job.reply.send(answer);
+        }
+    }
+
+    /// The outcome of a send whose own transaction failed: a repeat if the failure was its client
+    /// id, committed meanwhile by another process; the error otherwise.
+    async fn after_failure(&self, job: &Job, e: DbErr) -> Outcome {
+        if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+            match self.existing(&self.db, std::slice::from_ref(job)).await {
+                Ok(mut found) => {
+                    if let Some(stored) = job.idempotency_key().and_then(|k| found.remove(&own(k)))
+                    {
+                        return self.repeat(&self.db, job, stored).await;
+                    }
+                }
+                Err(e) => return Outcome::Failed(e.into()),
+            }
+        }
+        Outcome::Failed(e.into())
+    }
+
+    /// Writes the sends in one transaction; an `Err` means nothing was written.
+    async fn write(&self, jobs: &[Job]) -> Result<Vec<Outcome>, DbErr> {
+        let txn = begin_write(&self.db).await?;
+        let written = self.write_in(&txn, jobs).await;
+        settle(txn, written).await
+    }
+
+    async fn write_in(
+        &self,
+        txn: &DatabaseTransaction,
+        jobs: &[Job],
+    ) -> Result<Vec<Outcome>, DbErr> {
+        let now = crate::time::now();
+        let mut found = self.existing(txn, jobs).await?;
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
+        // The conversation of each new message, in queue order.
+        let mut fresh: Vec<(usize, ConvRef)> = Vec::with_capacity(jobs.len());
+        let mut created_directs: HashMap<(String, String), ConvRef> = HashMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            if let Some(stored) = job.idempotency_key().and_then(|k| found.remove(&own(k))) {
+                outcomes.push(Some(self.repeat(txn, job, stored).await));
+                continue;
+            }
+            let conv = match &job.target {
+                Target::Existing(conv) => conv.clone(),
+                Target::NewDirect(first, second) => {
+                    let pair = (first.key().to_owned(), second.key().to_owned());
+                    match created_directs.get(&pair) {
+                        Some(conv) => conv.clone(),
+                        None => {
+                            let conv = ConvRef::of(&create_direct(txn, first, second, now).await?);
+                            created_directs.insert(pair, conv.clone());
+                            conv
+                        }
+                    }
+                }
+            };
+            outcomes.push(None);
+            fresh.push((i, conv));
+        }
+        if !fresh.is_empty() {
+            let seqs = take_seqs(txn, jobs, &fresh, now).await?;
+            let rows = fresh.iter().zip(&seqs).map(|((i, conv), seq)| {
+                let job = &jobs[*i];
+                message::ActiveModel {
+                    conversation_id: Set(conv.id),
+                    seq: Set(*seq),
+                    sender_id: Set(job.sender.key().to_owned()),
+                    receiver_id: Set(conv.other(&job.sender).map(str::to_owned)),
+                    content: Set(job.input.content.clone()),
+                    attachment_url: Set(job.input.attachment_url.clone()),
+                    kind: Set(message::KIND_TEXT.to_owned()),
+                    reply_to: Set(None),
+                    client_msg_id: Set(job.input.client_msg_id.clone()),
+                    read_at: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    edited_at: Set(None),
+                    deleted_at: Set(None),
+                    ..Default::default()
+                }
+            });
+            let mut stored: HashMap<(i64, i64), message::Model> =
+                message::Entity::insert_many(rows)
+                    .exec_with_returning(txn)
+                    .await?
+                    .into_iter()
+                    .map(|m| ((m.conversation_id, m.seq), m))
+                    .collect();
+            for ((i, conv), seq) in fresh.iter().zip(seqs) {
+                let m = stored.remove(&(conv.id, seq)).ok_or_else(|| {
+                    DbErr::RecordNotFound(format!("message {seq} of conversation {}", conv.id))
+                })?;
+                outcomes[*i] = Some(Outcome::Created(self.view(txn, m).await?));
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::Failed(lost())))
+            .collect())
+    }
+
+    /// The stored messages that the batch's client message ids name.
+    async fn existing<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        jobs: &[Job],
+    ) -> Result<HashMap<(String, String), message::Model>, DbErr> {
+        let keys: HashSet<(&str, &str)> = jobs.iter().filter_map(Job::idempotency_key).collect();
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let senders: HashSet<&str> = keys.iter().map(|(s, _)| *s).collect();
+        let ids: HashSet<&str> = keys.iter().map(|(_, k)| *k).collect();
+        // Both columns lead the unique index, so this is an index lookup; pairs that only
+        // cross-match are dropped below.
+        let rows = message::Entity::find()
+            .filter(message::Column::SenderId.is_in(senders))
+            .filter(message::Column::ClientMsgId.is_in(ids))
+            .all(conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|m| {
+                let key = (m.sender_id.clone(), m.client_msg_id.clone()?);
+                keys.contains(&(key.0.as_str(), key.1.as_str()))
+                    .then_some((key, m))
+            })
+            .collect())
+    }
+
+    /// The answer to a repeated client message id: the stored message if the repeat asks for the
+    /// same thing, `CONFLICT` otherwise.
+    async fn repeat<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        job: &Job,
+        stored: message::Model,
+    ) -> Outcome {
+        if let Err(e) = crate::service::messages::same_send(&stored, &job.input) {
+            return Outcome::Failed(e);
+        }
+        match self.view(conn, stored).await {
+            Ok(view) => Outcome::Repeat(view),
+            Err(e) => Outcome::Failed(e.into()),
+        }
+    }
+
+    async fn view<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        m: message::Model,
+    ) -> Result<MessageView, DbErr> {
+        let sender = user_view(conn, &self.profiles, &m.sender_id).await?;
+        let receiver = match &m.receiver_id {
+            Some(r) => Some(user_view(conn, &self.profiles, r).await?),
+            None => None,
+        };
+        Ok(MessageView::new(m, sender, receiver))
+    }
+}
+
+/// Splits off the sends whose client message id an earlier send in the batch already uses.
+fn split_twins(jobs: Vec<Job>) -> (Vec<Job>, Vec<Job>) {
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    jobs.into_iter()
+        .partition(|job| job.idempotency_key().is_none_or(|k| seen.insert(own(k))))
+}
+
+/// Takes the next `seq` numbers for the new messages, one `UPDATE` for all their conversations,
+/// which also moves each conversation's preview to its last new message. Returns each message's
+/// `seq`, in order.
+async fn take_seqs(
+    txn: &DatabaseTransaction,
+    jobs: &[Job],
+    fresh: &[(usize, ConvRef)],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<i64>, DbErr> {
+    // Per conversation: how many new messages, and the last one's preview.
+    let mut counts: Vec<(i64, i64, usize)> = Vec::new();
+    for (i, conv) in fresh {
+        match counts.iter_mut().find(|(id, _, _)| *id == conv.id) {
+            Some((_, n, last)) => {
+                *n += 1;
+                *last = *i;
+            }
+            None => counts.push((conv.id, 1, *i)),
+        }
+    }
+    // Rows are locked in id order, as every writer does, so writers cannot deadlock.
+    counts.sort_unstable_by_key(|(id, _, _)| *id);
+    let backend = txn.get_database_backend();
+    let mut values: Vec<Value> = Vec::with_capacity(counts.len() * 3 + 1);
+    let mut param = |v: Value| {
+        values.push(v);
+        // Numbered, so a value can be used twice: `$n` on PostgreSQL, `?n` on SQLite.
+        match backend {
+            DbBackend::Postgres => format!("${}", values.len()),
+            _ => format!("?{}", values.len()),
+        }
+    };
+    let now_param = param(now.into());
+    let rows: Vec<String> = counts
+        .iter()
+        .map(|(id, n, last)| {
+            format!(
+                "(CAST({} AS BIGINT), CAST({} AS BIGINT), {})",
+                param((*id).into()),
+                param((*n).into()),
+                param(preview(&jobs[*last].input.content).into()),
+            )
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE conversations SET last_seq = conversations.last_seq + v.column2, \
+         last_message = v.column3, last_message_at = {now_param}, updated_at = {now_param} \
+         FROM (VALUES {}) AS v WHERE conversations.id = v.column1 \
+         RETURNING conversations.id, conversations.last_seq",
+        rows.join(", ")
+    );
+    let returned = txn
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let mut next: HashMap<i64, i64> = HashMap::with_capacity(returned.len());
+    for row in returned {
+        let id: i64 = row.try_get("", "id")?;
+        let last: i64 = row.try_get("", "last_seq")?;
+        let n = counts
+            .iter()
+            .find(|(c, _, _)| *c == id)
+            .map_or(0, |(_, n, _)| *n);
+        next.insert(id, last - n + 1);
+    }
+    fresh
+        .iter()
+        .map(|(_, conv)| {
+            let seq = next
+                .get_mut(&conv.id)
+                .ok_or_else(|| DbErr::RecordNotFound(format!("conversation {}", conv.id)))?;
+            *seq += 1;
+            Ok(*seq - 1)
+        })
+        .collect()
+}
+
+fn own((sender, key): (&str, &str)) -> (String, String) {
+    (sender.to_owned(), key.to_owned())
+}
+
+fn lost() -> AppError {
+    AppError::Internal("the send was not written".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures_util::future::join_all;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::service::ChatEvents;
+    use crate::service::views::{PresenceView, ReadReceipt};
+
+    /// Records the `seq` of every message it is told of.
+    #[derive(Default)]
+    struct Told(Mutex<Vec<i64>>);
+
+    impl ChatEvents for Told {
+        async fn message_created(&self, m: &MessageView) {
+            if let Ok(mut told) = self.0.lock() {
+                told.push(m.seq);
+            }
+        }
+        async fn message_deleted(&self, _: &MessageView) {}
+        async fn messages_read(&self, _: &ReadReceipt) {}
+        async fn presence_changed(&self, _: &PresenceView, _: &[UserId]) {}
+    }
+
+    fn user(n: i64) -> UserId {
+        UserId::from_json(&serde_json::json!(n)).expect("a numeric id")
+    }
+
+    fn input(content: &str, key: Option<&str>) -> SendInput {
+        SendInput {
+            receiver: Some(user(2)),
+            content: content.to_owned(),
+            client_msg_id: key.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_bad_send_does_not_sink_its_batch_and_twins_are_repeats() {
+        let mut config = Config::with_defaults(None);
+        config.database_url = "sqlite::memory:".to_owned();
+        let db = crate::db::connect(&config).await.expect("database");
+        crate::db::migrate(&db).await.expect("migrations");
+        let writers = Writers::start(
+            db.clone(),
+            Arc::new(OrderLocks::default()),
+            Arc::new(Profiles::default()),
+        );
+        let told = Arc::new(Told::default());
+        let pair = || Target::NewDirect(user(1), user(2));
+        // Queued together (the writer has not run yet on this single-threaded runtime), so
+        // they are written as one batch, which the send to a missing conversation fails.
+        let mut sends = Vec::new();
+        for i in 0..10 {
+            sends.push((pair(), input(&format!("m{i}"), Some(&format!("k{i}")))));
+        }
+        let missing = ConvRef {
+            id: 9_999,
+            pair: None,
+        };
+        sends.push((Target::Existing(missing), input("lost", None)));
+        sends.push((pair(), input("m3", Some("k3"))));
+        sends.push((pair(), input("other", Some("k4"))));
+        let answers = join_all(sends.into_iter().map(|(target, input)| {
+            writers.write(user(1), target, input, told.clone() as Arc<dyn MessageSink>)
+        }))
+        .await;
+
+        let seqs: Vec<i64> = answers[..10]
+            .iter()
+            .map(|a| a.as_ref().expect("a valid send").message.seq)
+            .collect();
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+        assert!(answers[..10].iter().flatten().all(|s| s.created));
+        let err = answers[10].as_ref().expect_err("no such conversation");
+        assert_eq!(err.code(), "INTERNAL");
+        let twin = answers[11].as_ref().expect("a repeat");
+        assert!(!twin.created);
+        assert_eq!(
+            twin.message.id,
+            answers[3].as_ref().expect("sent").message.id
+        );
+        let conflict = answers[12].as_ref().expect_err("same key, other content");
+        assert_eq!(conflict.code(), "CONFLICT");
+        // Told once per stored message, in seq order.
+        assert_eq!(*told.0.lock().expect("record"), seqs);
+        let stored = message::Entity::find().all(&db).await.expect("messages");
+        assert_eq!(stored.len(), 10);
+    }
+}
