@@ -44,6 +44,10 @@ use crate::service::{Chat, Limits};
 use crate::socket::typing::Typing;
 use crate::state::AppState;
 
+/// Bytes each WebSocket reads at a time. Chat frames are a few hundred bytes; a larger frame
+/// takes several reads. Allocated per connection, so it weighs on idle memory.
+const WS_READ_BUFFER: usize = 1024;
+
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -105,6 +109,7 @@ pub async fn run(
         // The same bound on WebSocket messages: a larger one closes the connection.
         .ws_max_message_size(usize::try_from(config.max_payload_bytes).unwrap_or(usize::MAX))
         .ws_max_frame_size(usize::try_from(config.max_payload_bytes).unwrap_or(usize::MAX))
+        .ws_read_buffer_size(WS_READ_BUFFER)
         .with_state(app.clone())
         .with_state(typing)
         .build_layer();
