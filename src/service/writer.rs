@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use entity::message;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, Set, SqlErr, Statement, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Set,
+    SqlErr, Statement, Value,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -307,21 +307,31 @@ impl Store {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let senders: HashSet<&str> = keys.iter().map(|(s, _)| *s).collect();
-        let ids: HashSet<&str> = keys.iter().map(|(_, k)| *k).collect();
-        // Both columns lead the unique index, so this is an index lookup; pairs that only
-        // cross-match are dropped below.
+        // One index probe per (sender, id) pair: `IN` lists on each column would probe their
+        // cross product.
+        let backend = conn.get_database_backend();
+        let mut params = Params::new(backend);
+        let pairs: Vec<String> = keys
+            .iter()
+            .map(|(sender, key)| {
+                let sender = params.push((*sender).into());
+                let key = params.push((*key).into());
+                format!("({sender}, {key})")
+            })
+            .collect();
+        let sql = format!(
+            "SELECT * FROM messages WHERE (sender_id, client_msg_id) IN (VALUES {})",
+            pairs.join(", ")
+        );
         let rows = message::Entity::find()
-            .filter(message::Column::SenderId.is_in(senders))
-            .filter(message::Column::ClientMsgId.is_in(ids))
+            .from_raw_sql(Statement::from_sql_and_values(backend, sql, params.values))
             .all(conn)
             .await?;
         Ok(rows
             .into_iter()
             .filter_map(|m| {
-                let key = (m.sender_id.clone(), m.client_msg_id.clone()?);
-                keys.contains(&(key.0.as_str(), key.1.as_str()))
-                    .then_some((key, m))
+                let key = m.client_msg_id.clone()?;
+                Some(((m.sender_id.clone(), key), m))
             })
             .collect())
     }
@@ -387,24 +397,16 @@ async fn take_seqs(
     // Rows are locked in id order, as every writer does, so writers cannot deadlock.
     counts.sort_unstable_by_key(|(id, _, _)| *id);
     let backend = txn.get_database_backend();
-    let mut values: Vec<Value> = Vec::with_capacity(counts.len() * 3 + 1);
-    let mut param = |v: Value| {
-        values.push(v);
-        // Numbered, so a value can be used twice: `$n` on PostgreSQL, `?n` on SQLite.
-        match backend {
-            DbBackend::Postgres => format!("${}", values.len()),
-            _ => format!("?{}", values.len()),
-        }
-    };
-    let now_param = param(now.into());
+    let mut params = Params::new(backend);
+    let now_param = params.push(now.into());
     let rows: Vec<String> = counts
         .iter()
         .map(|(id, n, last)| {
             format!(
                 "(CAST({} AS BIGINT), CAST({} AS BIGINT), {})",
-                param((*id).into()),
-                param((*n).into()),
-                param(preview(&jobs[*last].input.content).into()),
+                params.push((*id).into()),
+                params.push((*n).into()),
+                params.push(preview(&jobs[*last].input.content).into()),
             )
         })
         .collect();
@@ -416,7 +418,7 @@ async fn take_seqs(
         rows.join(", ")
     );
     let returned = txn
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
         .await?;
     let mut next: HashMap<i64, i64> = HashMap::with_capacity(returned.len());
     for row in returned {
@@ -438,6 +440,31 @@ async fn take_seqs(
             Ok(*seq - 1)
         })
         .collect()
+}
+
+/// The values of a raw statement, with their placeholders: numbered, so a value can be used
+/// twice (`$n` on PostgreSQL, `?n` on SQLite).
+struct Params {
+    backend: DbBackend,
+    values: Vec<Value>,
+}
+
+impl Params {
+    fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds a value; returns its placeholder.
+    fn push(&mut self, value: Value) -> String {
+        self.values.push(value);
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => format!("?{}", self.values.len()),
+        }
+    }
 }
 
 fn own((sender, key): (&str, &str)) -> (String, String) {
