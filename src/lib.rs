@@ -104,6 +104,7 @@ pub async fn run(
     };
     let typing = Arc::new(Typing::new(config.typing_timeout()));
 
+    let expiries = Arc::new(socket::Expiries::default());
     let (io_layer, io) = SocketIo::builder()
         .max_payload(config.max_payload_bytes)
         // The same bound on WebSocket messages: a larger one closes the connection.
@@ -112,11 +113,15 @@ pub async fn run(
         .ws_read_buffer_size(WS_READ_BUFFER)
         .with_state(app.clone())
         .with_state(typing)
+        .with_state(expiries.clone())
         .build_layer();
-    socket::register(&io);
+    socket::register(&io, expiries);
 
     let router = http::router(http::ApiState::new(app, io.clone()))
         .layer(io_layer)
+        .layer(tower::util::MapRequestLayer::new(
+            socket::detach_request_head::<axum::body::Body>,
+        ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .layer(cors(&config.cors_origins)?);

@@ -205,6 +205,11 @@ impl Emitter {
         self.io.of("/")
     }
 
+    /// Whether the server still serves the namespace (it stops when the server closes).
+    pub fn is_open(&self) -> bool {
+        self.ns().is_some()
+    }
+
     /// Disconnects the socket `sid`, if it is still connected.
     pub fn disconnect(&self, sid: socketioxide::socket::Sid) {
         if let Some(socket) = self.ns().and_then(|ns| ns.get_socket(sid))

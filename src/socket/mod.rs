@@ -10,6 +10,7 @@ pub mod emit;
 pub mod messages;
 pub mod typing;
 
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -19,8 +20,7 @@ use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
-use socketioxide::socket::Socket;
-use tokio::sync::mpsc;
+use socketioxide::socket::{Sid, Socket};
 
 use crate::auth::Identity;
 use crate::error::{AppError, AppResult};
@@ -44,8 +44,109 @@ pub struct SocketCtx {
     pub emitter: Emitter,
     /// Typing indicators.
     pub typing: Arc<Typing>,
-    queue: mpsc::Sender<Job>,
+    queue: Mutex<Queue>,
     presence: Mutex<Presence>,
+}
+
+/// A socket's events waiting to run. A task drains it while it has events and ends when it is
+/// empty, so an idle socket costs no task and no buffer.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    draining: bool,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("waiting", &self.jobs.len())
+            .field("draining", &self.draining)
+            .finish()
+    }
+}
+
+impl SocketCtx {
+    /// Queues an event to run after those before it; `false` when too many are waiting.
+    fn enqueue(self: &Arc<Self>, job: Job) -> bool {
+        let Ok(mut queue) = self.queue.lock() else {
+            return false;
+        };
+        if queue.jobs.len() >= QUEUE_DEPTH {
+            return false;
+        }
+        queue.jobs.push_back(job);
+        if !queue.draining {
+            queue.draining = true;
+            tokio::spawn(self.clone().drain());
+        }
+        true
+    }
+
+    /// Runs the queued events one after another until none is left.
+    async fn drain(self: Arc<Self>) {
+        loop {
+            let next = match self.queue.lock() {
+                Ok(mut queue) => {
+                    let next = queue.jobs.pop_front();
+                    queue.draining = next.is_some();
+                    next
+                }
+                Err(_) => None,
+            };
+            match next {
+                Some(job) => job.await,
+                None => return,
+            }
+        }
+    }
+}
+
+/// When each socket's token expires. One task for the whole server disconnects the sockets
+/// whose time has come, once a second, rather than a timer per socket.
+#[derive(Debug, Default)]
+pub struct Expiries {
+    due: Mutex<BTreeSet<(u64, Sid)>>,
+}
+
+impl Expiries {
+    fn watch(&self, at: u64, sid: Sid) {
+        if let Ok(mut due) = self.due.lock() {
+            due.insert((at, sid));
+        }
+    }
+
+    fn forget(&self, at: u64, sid: Sid) {
+        if let Ok(mut due) = self.due.lock() {
+            due.remove(&(at, sid));
+        }
+    }
+
+    /// Disconnects sockets as their tokens expire, until the server closes.
+    async fn run(self: Arc<Self>, emitter: Emitter) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if !emitter.is_open() {
+                return;
+            }
+            let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
+            let expired: Vec<Sid> = match self.due.lock() {
+                Ok(mut due) => {
+                    let later = due.split_off(&(now.saturating_add(1), Sid::ZERO));
+                    std::mem::replace(&mut *due, later)
+                        .into_iter()
+                        .map(|(_, sid)| sid)
+                        .collect()
+                }
+                Err(_) => return,
+            };
+            for sid in expired {
+                tracing::debug!(%sid, "token expired: disconnecting");
+                emitter.disconnect(sid);
+            }
+        }
+    }
 }
 
 /// Where a socket stands in the user's presence count.
@@ -61,10 +162,11 @@ enum Presence {
 
 /// Registers parley's namespace on `io`. On a connection, [`authenticate`] runs first, then
 /// [`prepare`]; both run before the client is told it is connected, so every handler is in place
-/// before its first event can arrive. Then `on_connect` counts the socket for presence.
+/// before its first event can arrive. Then `on_connect` counts the socket for presence. Starts
+/// the task that disconnects sockets whose token expired.
 ///
 /// [`authenticate`]: crate::auth::socket::authenticate
-pub fn register(io: &SocketIo) {
+pub fn register(io: &SocketIo, expiries: Arc<Expiries>) {
     use socketioxide::handler::ConnectHandler;
     io.ns(
         "/",
@@ -72,6 +174,7 @@ pub fn register(io: &SocketIo) {
             .with(prepare)
             .with(crate::auth::socket::authenticate),
     );
+    tokio::spawn(expiries.run(Emitter::new(io.clone())));
 }
 
 /// Joins the user's personal room and registers every event handler of the socket.
@@ -80,22 +183,18 @@ async fn prepare(
     io: SocketIo,
     State(app): State<AppState>,
     State(typing): State<Arc<Typing>>,
+    State(expiries): State<Arc<Expiries>>,
     Extension(identity): Extension<Identity>,
 ) -> Result<(), std::convert::Infallible> {
-    let (queue, jobs) = mpsc::channel::<Job>(QUEUE_DEPTH);
-    let emitter = Emitter::new(io);
-    tokio::spawn(run_queue(
-        jobs,
-        identity.expires_at,
-        emitter.clone(),
-        socket.id,
-    ));
+    if let Some(at) = identity.expires_at {
+        expiries.watch(at, socket.id);
+    }
     let ctx = Arc::new(SocketCtx {
         app,
         identity,
-        emitter,
+        emitter: Emitter::new(io),
         typing,
-        queue,
+        queue: Mutex::default(),
         presence: Mutex::new(Presence::New),
     });
     socket.join(emit::user_room(&ctx.identity.user));
@@ -126,6 +225,9 @@ async fn prepare(
     let on_leave = ctx.clone();
     socket.on_disconnect(async move |socket: SocketRef| {
         let ctx = on_leave;
+        if let Some(at) = ctx.identity.expires_at {
+            expiries.forget(at, socket.id);
+        }
         ctx.typing.socket_gone(&ctx.emitter, socket.id).await;
         let last = match ctx.presence.lock() {
             Ok(mut state) => {
@@ -166,39 +268,6 @@ async fn on_connect(Extension(ctx): Extension<Arc<SocketCtx>>) {
             .await
     {
         tracing::warn!(error = %e, "presence update on connect failed");
-    }
-}
-
-/// Runs a socket's events one after another, until the socket is gone; disconnects it when its
-/// token expires.
-async fn run_queue(
-    mut jobs: mpsc::Receiver<Job>,
-    expires_at: Option<u64>,
-    emitter: Emitter,
-    sid: socketioxide::socket::Sid,
-) {
-    let expiry = async {
-        match expires_at {
-            Some(at) => {
-                let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
-                tokio::time::sleep(Duration::from_secs(at.saturating_sub(now))).await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(expiry);
-    loop {
-        tokio::select! {
-            job = jobs.recv() => match job {
-                Some(job) => job.await,
-                None => return,
-            },
-            () = &mut expiry => {
-                tracing::debug!(%sid, "token expired: disconnecting");
-                emitter.disconnect(sid);
-                return;
-            }
-        }
     }
 }
 
@@ -243,7 +312,7 @@ where
         let reply = Reply::new(self.event, &s, &mut v, ack_id);
         let work = (self.handler)(self.ctx.clone(), SocketRef::from(s.clone()), payload);
         let job: Job = Box::pin(async move { reply.send(work.await) });
-        if self.ctx.queue.try_send(job).is_err() {
+        if !self.ctx.enqueue(job) {
             Reply::new(self.event, &s, &mut v, ack_id).send::<()>(Err(AppError::RateLimited(
                 "too many events waiting on this connection; slow down".to_owned(),
             )));
@@ -321,4 +390,30 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(payload: Payload) -> AppResu
         )));
     }
     serde_json::from_value(value).map_err(|e| AppError::validation(format!("invalid payload: {e}")))
+}
+
+/// Copies a request's URI and headers into allocations of their own.
+///
+/// hyper parses a request head in place: its URI and header values are slices of the
+/// connection's read buffer (8 to 16 KiB). The Socket.IO layer keeps each connection's request
+/// head for the connection's whole life, and with it that whole buffer; copied, the head costs a
+/// few hundred bytes and the buffer is freed once the WebSocket takes over the connection.
+pub fn detach_request_head<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+    let shared = std::mem::take(req.headers_mut());
+    let mut headers = HeaderMap::with_capacity(shared.len());
+    for (name, value) in &shared {
+        // Both constructors copy; a name or value that was valid stays valid.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    *req.headers_mut() = headers;
+    if let Ok(uri) = Uri::try_from(req.uri().to_string()) {
+        *req.uri_mut() = uri;
+    }
+    req
 }
