@@ -15,9 +15,29 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// `synchronous` as configured; an in-memory SQLite database gets exactly one connection, which
 /// it lives and dies with.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    connect_with(config, config.db_max_connections).await
+}
+
+/// The connection the message writer uses on an SQLite file: one connection of its own, so the
+/// pages it writes stay in its cache from one transaction to the next (a pool hands out its
+/// connections in turn, and each would re-read what the others wrote). `None` on PostgreSQL,
+/// where the writers share the pool, and on in-memory SQLite, which has one connection anyway.
+pub async fn connect_writer(config: &Config) -> Result<Option<DatabaseConnection>, DbErr> {
+    let url = &config.database_url;
+    if !url.starts_with("sqlite:") || is_memory(url) {
+        return Ok(None);
+    }
+    Ok(Some(connect_with(config, 1).await?))
+}
+
+fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+async fn connect_with(config: &Config, connections: u32) -> Result<DatabaseConnection, DbErr> {
     let url = &config.database_url;
     let mut opts = ConnectOptions::new(url.clone());
-    opts.max_connections(config.db_max_connections)
+    opts.max_connections(connections)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false);
@@ -33,7 +53,7 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
-        if url.contains(":memory:") || url.contains("mode=memory") {
+        if is_memory(url) {
             opts.max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)

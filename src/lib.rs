@@ -88,9 +88,11 @@ pub async fn run(
     db::migrate(&db).await?;
     let local = listener.local_addr()?;
 
+    let writer_db = db::connect_writer(&config).await?;
     let config = Arc::new(config);
-    let chat = Chat::new(
+    let chat = Chat::with_writer_db(
         db.clone(),
+        writer_db.clone().unwrap_or_else(|| db.clone()),
         Limits {
             max_message_length: config.max_message_length,
             send_rate_per_sec: config.send_rate_per_sec,
@@ -153,6 +155,9 @@ pub async fn run(
             let _ = stopping.wait_for(|s| *s).await;
             tokio::time::sleep(grace).await;
         } => tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway"),
+    }
+    if let Some(writer_db) = writer_db {
+        writer_db.close().await?;
     }
     db.close().await?;
     tracing::info!("stopped");

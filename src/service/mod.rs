@@ -68,9 +68,19 @@ impl Chat {
     /// A chat service over `db`. Starts the message writers, so it must be called within a Tokio
     /// runtime.
     pub fn new(db: DatabaseConnection, limits: Limits) -> Self {
+        Self::with_writer_db(db.clone(), db, limits)
+    }
+
+    /// A chat service whose message writers store through `writer_db` (see
+    /// [`crate::db::connect_writer`]) and everything else through `db`.
+    pub fn with_writer_db(
+        db: DatabaseConnection,
+        writer_db: DatabaseConnection,
+        limits: Limits,
+    ) -> Self {
         let order = Arc::new(messages::OrderLocks::default());
         let caches = Arc::new(Caches::default());
-        let writers = writer::Writers::start(db.clone(), order.clone(), caches.profiles.clone());
+        let writers = writer::Writers::start(writer_db, order.clone(), caches.profiles.clone());
         Self {
             send_rate: Arc::new(limits::SendRate::new(
                 limits.send_rate_per_sec,
