@@ -272,7 +272,11 @@ pub(crate) fn markdown(results: &Results, svg_name: &str) -> String {
     }
 
     let _ = writeln!(md, "## Targets\n");
-    let _ = writeln!(md, "Ratio is parley / Node.\n");
+    let _ = writeln!(
+        md,
+        "Ratio is parley / Node. Where a target is not met, `bench/ANALYSIS.md` gives the gap's \
+         measured cause and the profiles behind it.\n"
+    );
     let _ = writeln!(
         md,
         "| target | database | parley | Node | ratio | verdict |"
