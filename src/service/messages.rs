@@ -69,7 +69,7 @@ impl OrderLocks {
 
     /// Locks the stripes of all these keys, in stripe order (as every caller that holds more
     /// than one does, so two callers cannot deadlock).
-    pub(crate) async fn lock_all(&self, keys: &mut [u64]) -> Vec<MutexGuard<'_, ()>> {
+    pub(crate) async fn lock_all(&self, keys: &[u64]) -> Vec<MutexGuard<'_, ()>> {
         let mut stripes: Vec<usize> = keys
             .iter()
             .map(|k| usize::try_from(k % STRIPES as u64).unwrap_or(0))

@@ -156,8 +156,8 @@ impl Store {
 
     /// Writes a batch, broadcasts what it created in order, and answers every sender.
     async fn commit(&self, jobs: Vec<Job>) {
-        let mut keys: Vec<u64> = jobs.iter().map(|j| j.target.order_key()).collect();
-        let _order = self.order.lock_all(&mut keys).await;
+        let keys: Vec<u64> = jobs.iter().map(|j| j.target.order_key()).collect();
+        let _order = self.order.lock_all(&keys).await;
         let outcomes = match self.write(&jobs).await {
             Ok(outcomes) => outcomes,
             Err(e) if jobs.len() == 1 => vec![self.after_failure(&jobs[0], e).await],
