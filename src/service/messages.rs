@@ -292,9 +292,9 @@ impl Chat {
         conn: &C,
         m: message::Model,
     ) -> Result<MessageView, DbErr> {
-        let sender = user_view(conn, &self.caches.profiles, &m.sender_id).await?;
+        let sender = user_view(conn, &self.caches.profiles, &m.sender_id, false).await?;
         let receiver = match &m.receiver_id {
-            Some(r) => Some(user_view(conn, &self.caches.profiles, r).await?),
+            Some(r) => Some(user_view(conn, &self.caches.profiles, r, false).await?),
             None => None,
         };
         Ok(MessageView::new(m, sender, receiver))

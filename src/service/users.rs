@@ -41,11 +41,13 @@ pub struct Identity {
 pub(crate) type Profiles = TtlCache<String, UserView>;
 
 /// The view of the user `key`, from `cache` or the database; a key with no row (which a foreign
-/// key makes impossible) gives a bare view.
+/// key makes impossible) gives a bare view. A row read from the database is cached when
+/// `remember` (not from inside a transaction that may still roll back).
 pub(crate) async fn user_view<C: ConnectionTrait>(
     conn: &C,
     cache: &Profiles,
     key: &str,
+    remember: bool,
 ) -> Result<UserView, DbErr> {
     if let Some(view) = cache.get(key) {
         return Ok(view);
@@ -54,7 +56,9 @@ pub(crate) async fn user_view<C: ConnectionTrait>(
     Ok(match found {
         Some(m) => {
             let view = UserView::from_model(m);
-            cache.put(key.to_owned(), view.clone());
+            if remember {
+                cache.put(key.to_owned(), view.clone());
+            }
             view
         }
         None => UserView::bare(UserId::from_stored(key.to_owned(), false)),

@@ -15,7 +15,10 @@
 //! time anyway); PostgreSQL several, which write concurrently.
 
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use futures_util::FutureExt;
 
 use entity::message;
 use sea_orm::{
@@ -28,7 +31,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::events::MessageSink;
 use crate::service::messages::{ConvRef, OrderLocks, SendInput, Target, create_direct, preview};
-use crate::service::users::{Profiles, user_view};
+use crate::service::users::{Profiles, insert_stub, user_view};
 use crate::service::views::{MessageView, Sent};
 use crate::service::{begin_write, settle};
 
@@ -148,7 +151,15 @@ impl Store {
             // it finds the first stored.
             while !jobs.is_empty() {
                 let (now, later) = split_twins(jobs);
-                self.commit(now).await;
+                // A bug that panics costs its batch (whose senders get INTERNAL and whose
+                // transaction rolls back when dropped), not the writer.
+                if AssertUnwindSafe(self.commit(now))
+                    .catch_unwind()
+                    .await
+                    .is_err()
+                {
+                    tracing::error!("a message batch panicked; its sends were answered INTERNAL");
+                }
                 jobs = later;
             }
         }
@@ -161,8 +172,8 @@ impl Store {
         let outcomes = match self.write(&jobs).await {
             Ok(outcomes) => outcomes,
             Err(e) if jobs.len() == 1 => vec![self.after_failure(&jobs[0], e).await],
-            Err(e) => {
-                tracing::debug!(error = %e, sends = jobs.len(), "batch failed; writing each send alone");
+            Err(e) if one_send_may_be_at_fault(&e) => {
+                tracing::debug!(error = %e, sends = jobs.len(), "batch refused; writing each send alone");
                 let mut outcomes = Vec::with_capacity(jobs.len());
                 for job in &jobs {
                     let one = match self.write(std::slice::from_ref(job)).await {
@@ -173,7 +184,21 @@ impl Store {
                 }
                 outcomes
             }
+            Err(e) => {
+                // The database itself failed (unreachable, busy past its timeout, a failed
+                // commit): every send gets the error now, none is written again.
+                let e = AppError::from(e);
+                jobs.iter().map(|_| Outcome::Failed(e.clone())).collect()
+            }
         };
+        // Only now that they are committed are the rows' users worth remembering.
+        for outcome in &outcomes {
+            if let Outcome::Created(view) | Outcome::Repeat(view) = outcome {
+                for user in std::iter::once(&view.sender).chain(&view.receiver) {
+                    self.profiles.put(user.id.key().to_owned(), user.clone());
+                }
+            }
+        }
         // Broadcast everything first (in `seq` order), then answer: a sender that sees its
         // acknowledgement knows the room has been told.
         for (job, outcome) in jobs.iter().zip(&outcomes) {
@@ -233,6 +258,7 @@ impl Store {
         // The conversation of each new message, in queue order.
         let mut fresh: Vec<(usize, ConvRef)> = Vec::with_capacity(jobs.len());
         let mut created_directs: HashMap<(String, String), ConvRef> = HashMap::new();
+        insert_stubs(txn, jobs, now).await?;
         for (i, job) in jobs.iter().enumerate() {
             if let Some(stored) = job.idempotency_key().and_then(|k| found.remove(&own(k))) {
                 outcomes.push(Some(self.repeat(txn, job, stored).await));
@@ -358,13 +384,43 @@ impl Store {
         conn: &C,
         m: message::Model,
     ) -> Result<MessageView, DbErr> {
-        let sender = user_view(conn, &self.profiles, &m.sender_id).await?;
+        // Read, not remembered: the transaction may still roll back (see `commit`).
+        let sender = user_view(conn, &self.profiles, &m.sender_id, false).await?;
         let receiver = match &m.receiver_id {
-            Some(r) => Some(user_view(conn, &self.profiles, r).await?),
+            Some(r) => Some(user_view(conn, &self.profiles, r, false).await?),
             None => None,
         };
         Ok(MessageView::new(m, sender, receiver))
     }
+}
+
+/// Whether a batch failed on something one of its sends may have caused (a constraint, a
+/// conversation that is gone), so that writing each send alone is worth it.
+fn one_send_may_be_at_fault(e: &DbErr) -> bool {
+    e.sql_err().is_some() || matches!(e, DbErr::RecordNotFound(_))
+}
+
+/// Writes the user rows the batch's new direct conversations need, all at once and in key order:
+/// two PostgreSQL writers that inserted the same new users in different orders would deadlock.
+async fn insert_stubs(
+    txn: &DatabaseTransaction,
+    jobs: &[Job],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let mut users: Vec<&UserId> = jobs
+        .iter()
+        .filter_map(|job| match &job.target {
+            Target::NewDirect(first, second) => Some([first, second]),
+            Target::Existing(_) => None,
+        })
+        .flatten()
+        .collect();
+    users.sort_by(|a, b| a.key().cmp(b.key()));
+    users.dedup_by(|a, b| a.key() == b.key());
+    for user in users {
+        insert_stub(txn, user, now).await?;
+    }
+    Ok(())
 }
 
 /// Splits off the sends whose client message id an earlier send in the batch already uses.
@@ -394,7 +450,7 @@ async fn take_seqs(
             None => counts.push((conv.id, 1, *i)),
         }
     }
-    // Rows are locked in id order, as every writer does, so writers cannot deadlock.
+    // A conversation belongs to one writer, so writers never wait on each other's rows here.
     counts.sort_unstable_by_key(|(id, _, _)| *id);
     let backend = txn.get_database_backend();
     let mut params = Params::new(backend);
@@ -511,6 +567,27 @@ mod tests {
             content: content.to_owned(),
             client_msg_id: key.map(str::to_owned),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_errors_a_send_may_cause_are_retried_send_by_send() {
+        assert!(one_send_may_be_at_fault(&DbErr::RecordNotFound(
+            "conversation 9".to_owned()
+        )));
+        for database_failure in [
+            DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                "connection refused".to_owned(),
+            )),
+            DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout),
+            DbErr::Exec(sea_orm::RuntimeErr::Internal(
+                "database is locked".to_owned(),
+            )),
+        ] {
+            assert!(
+                !one_send_may_be_at_fault(&database_failure),
+                "{database_failure}"
+            );
         }
     }
 

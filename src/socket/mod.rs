@@ -12,10 +12,12 @@ pub mod typing;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
@@ -93,9 +95,10 @@ impl SocketCtx {
                 }
                 Err(_) => None,
             };
-            match next {
-                Some(job) => job.await,
-                None => return,
+            let Some(job) = next else { return };
+            // A handler that panics loses its own event, not the socket's queue.
+            if AssertUnwindSafe(job).catch_unwind().await.is_err() {
+                tracing::error!(user = %self.identity.user, "an event handler panicked");
             }
         }
     }
