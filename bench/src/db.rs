@@ -209,16 +209,7 @@ async fn seed_on(
     }
     for chunk in members.chunks(BATCH as usize) {
         participant::Entity::insert_many(chunk.iter().map(|&(conversation_id, user)| {
-            participant::ActiveModel {
-                conversation_id: Set(conversation_id),
-                user_id: Set(user.to_string()),
-                role: Set(participant::ROLE_MEMBER.to_owned()),
-                joined_at: Set(now),
-                last_read_seq: Set(0),
-                last_read_at: Set(None),
-                archived_at: Set(None),
-                left_at: Set(None),
-            }
+            participant::ActiveModel::member(conversation_id, user.to_string(), now)
         }))
         .exec(&txn)
         .await?;

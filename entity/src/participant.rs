@@ -34,3 +34,19 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl ActiveModel {
+    /// A new ordinary member of `conversation_id`, joined at `now`, who has read nothing yet.
+    pub fn member(conversation_id: i64, user_id: String, now: DateTimeUtc) -> Self {
+        Self {
+            conversation_id: sea_orm::Set(conversation_id),
+            user_id: sea_orm::Set(user_id),
+            role: sea_orm::Set(ROLE_MEMBER.to_owned()),
+            joined_at: sea_orm::Set(now),
+            last_read_seq: sea_orm::Set(0),
+            last_read_at: sea_orm::Set(None),
+            archived_at: sea_orm::Set(None),
+            left_at: sea_orm::Set(None),
+        }
+    }
+}

@@ -41,9 +41,22 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         (at.elapsed() < TTL).then(|| value.clone())
     }
 
-    /// Caches `value` for `key`.
+    /// Caches `value` for `key`, as true from now on.
     pub(crate) fn put(&self, key: K, value: V) {
+        self.store(key, value, true);
+    }
+
+    /// Caches `value` for `key` unless a live entry is there: a value read earlier must not
+    /// extend the life of what this cache already trusts.
+    pub(crate) fn fill(&self, key: K, value: V) {
+        self.store(key, value, false);
+    }
+
+    fn store(&self, key: K, value: V, replace: bool) {
         if let Ok(mut map) = self.entries.lock() {
+            if !replace && map.get(&key).is_some_and(|(_, at)| at.elapsed() < TTL) {
+                return;
+            }
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
@@ -68,5 +81,16 @@ mod tests {
         // Filling it empties it once, so the oldest entries are gone and the newest kept.
         assert_eq!(cache.get("a"), None);
         assert_eq!(cache.get(&(MAX_ENTRIES - 1).to_string()), Some(2));
+    }
+
+    #[test]
+    fn fill_does_not_replace_a_live_entry_and_put_does() {
+        let cache: TtlCache<&str, u32> = TtlCache::default();
+        cache.fill("a", 1);
+        assert_eq!(cache.get("a"), Some(1));
+        cache.fill("a", 2);
+        assert_eq!(cache.get("a"), Some(1));
+        cache.put("a", 3);
+        assert_eq!(cache.get("a"), Some(3));
     }
 }

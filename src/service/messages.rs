@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::conversations::{current_last_seq, find_direct};
-use crate::service::users::user_view;
+use crate::service::users::{Profiles, user_view};
 use crate::service::views::{MessageView, Page, PageRequest, Sent};
 use crate::service::{Chat, ChatEvents, settle, users};
 
@@ -193,7 +193,7 @@ impl Chat {
         let txn = self.begin_write().await?;
         let deleted = async {
             match soft_delete(&txn, &conv, message_id).await? {
-                Some(deleted) => Ok(self.view(&txn, deleted).await?),
+                Some(deleted) => Ok(message_view(&txn, &self.caches.profiles, deleted).await?),
                 None => Err(not_found()),
             }
         }
@@ -284,20 +284,6 @@ impl Chat {
                 "receiverId or conversationId is required",
             )),
         }
-    }
-
-    /// A stored message with its sender and receiver.
-    async fn view<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        m: message::Model,
-    ) -> Result<MessageView, DbErr> {
-        let sender = user_view(conn, &self.caches.profiles, &m.sender_id, false).await?;
-        let receiver = match &m.receiver_id {
-            Some(r) => Some(user_view(conn, &self.caches.profiles, r, false).await?),
-            None => None,
-        };
-        Ok(MessageView::new(m, sender, receiver))
     }
 
     async fn page_of(
@@ -393,6 +379,20 @@ fn pair_key(first: &str, second: &str) -> u64 {
     std::hash::Hasher::finish(&h)
 }
 
+/// A stored message with its sender and receiver, the users from `profiles` or `conn`.
+pub(crate) async fn message_view<C: ConnectionTrait>(
+    conn: &C,
+    profiles: &Profiles,
+    m: message::Model,
+) -> Result<MessageView, DbErr> {
+    let sender = user_view(conn, profiles, &m.sender_id).await?;
+    let receiver = match &m.receiver_id {
+        Some(r) => Some(user_view(conn, profiles, r).await?),
+        None => None,
+    };
+    Ok(MessageView::new(m, sender, receiver))
+}
+
 /// Whether a repeated client message id asks for what was stored under it (same content and
 /// attachment, and the same conversation or the same receiver); `CONFLICT` if not.
 pub(crate) fn same_send(stored: &message::Model, input: &SendInput) -> AppResult<()> {
@@ -412,17 +412,15 @@ pub(crate) fn same_send(stored: &message::Model, input: &SendInput) -> AppResult
     Ok(())
 }
 
-/// Creates the direct conversation of an ordered pair (and the users and participants it needs),
-/// or finds the one a concurrent transaction just created.
+/// Creates the direct conversation of an ordered pair and its participants, or finds the one a
+/// concurrent transaction just created. Both users must exist already (the writer inserts the
+/// users a batch needs first, in key order).
 pub(crate) async fn create_direct(
     txn: &DatabaseTransaction,
     first: &UserId,
     second: &UserId,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<conversation::Model, DbErr> {
-    for user in [first, second] {
-        users::insert_stub(txn, user, now).await?;
-    }
     let row = conversation::ActiveModel {
         kind: Set(conversation::KIND_DIRECT.to_owned()),
         title: Set(None),
@@ -449,16 +447,8 @@ pub(crate) async fn create_direct(
     let conv = find_direct(txn, first, second)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("direct conversation after insert".to_owned()))?;
-    let members = [first, second].map(|u| participant::ActiveModel {
-        conversation_id: Set(conv.id),
-        user_id: Set(u.key().to_owned()),
-        role: Set(participant::ROLE_MEMBER.to_owned()),
-        joined_at: Set(now),
-        last_read_seq: Set(0),
-        last_read_at: Set(None),
-        archived_at: Set(None),
-        left_at: Set(None),
-    });
+    let members =
+        [first, second].map(|u| participant::ActiveModel::member(conv.id, u.key().to_owned(), now));
     participant::Entity::insert_many(members)
         .on_conflict(
             OnConflict::columns([

@@ -41,26 +41,19 @@ pub struct Identity {
 pub(crate) type Profiles = TtlCache<String, UserView>;
 
 /// The view of the user `key`, from `cache` or the database; a key with no row (which a foreign
-/// key makes impossible) gives a bare view. A row read from the database is cached when
-/// `remember` (not from inside a transaction that may still roll back).
+/// key makes impossible) gives a bare view. A row read here is not cached: `conn` may be a
+/// transaction that still rolls back (the writer caches its users after its commit).
 pub(crate) async fn user_view<C: ConnectionTrait>(
     conn: &C,
     cache: &Profiles,
     key: &str,
-    remember: bool,
 ) -> Result<UserView, DbErr> {
     if let Some(view) = cache.get(key) {
         return Ok(view);
     }
     let found = user::Entity::find_by_id(key.to_owned()).one(conn).await?;
     Ok(match found {
-        Some(m) => {
-            let view = UserView::from_model(m);
-            if remember {
-                cache.put(key.to_owned(), view.clone());
-            }
-            view
-        }
+        Some(m) => UserView::from_model(m),
         None => UserView::bare(UserId::from_stored(key.to_owned(), false)),
     })
 }

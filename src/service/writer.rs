@@ -30,8 +30,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::events::MessageSink;
-use crate::service::messages::{ConvRef, OrderLocks, SendInput, Target, create_direct, preview};
-use crate::service::users::{Profiles, insert_stub, user_view};
+use crate::service::messages::{
+    ConvRef, OrderLocks, SendInput, Target, create_direct, message_view, preview, same_send,
+};
+use crate::service::users::{Profiles, insert_stub};
 use crate::service::views::{MessageView, Sent};
 use crate::service::{begin_write, settle};
 
@@ -191,11 +193,12 @@ impl Store {
                 jobs.iter().map(|_| Outcome::Failed(e.clone())).collect()
             }
         };
-        // Only now that they are committed are the rows' users worth remembering.
+        // Only now that they are committed are the rows' users worth remembering; a user that
+        // came from the cache keeps its entry's age.
         for outcome in &outcomes {
             if let Outcome::Created(view) | Outcome::Repeat(view) = outcome {
                 for user in std::iter::once(&view.sender).chain(&view.receiver) {
-                    self.profiles.put(user.id.key().to_owned(), user.clone());
+                    self.profiles.fill(user.id.key().to_owned(), user.clone());
                 }
             }
         }
@@ -314,7 +317,9 @@ impl Store {
                 let m = stored.remove(&(conv.id, seq)).ok_or_else(|| {
                     DbErr::RecordNotFound(format!("message {seq} of conversation {}", conv.id))
                 })?;
-                outcomes[*i] = Some(Outcome::Created(self.view(txn, m).await?));
+                outcomes[*i] = Some(Outcome::Created(
+                    message_view(txn, &self.profiles, m).await?,
+                ));
             }
         }
         Ok(outcomes
@@ -370,27 +375,13 @@ impl Store {
         job: &Job,
         stored: message::Model,
     ) -> Outcome {
-        if let Err(e) = crate::service::messages::same_send(&stored, &job.input) {
+        if let Err(e) = same_send(&stored, &job.input) {
             return Outcome::Failed(e);
         }
-        match self.view(conn, stored).await {
+        match message_view(conn, &self.profiles, stored).await {
             Ok(view) => Outcome::Repeat(view),
             Err(e) => Outcome::Failed(e.into()),
         }
-    }
-
-    async fn view<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        m: message::Model,
-    ) -> Result<MessageView, DbErr> {
-        // Read, not remembered: the transaction may still roll back (see `commit`).
-        let sender = user_view(conn, &self.profiles, &m.sender_id, false).await?;
-        let receiver = match &m.receiver_id {
-            Some(r) => Some(user_view(conn, &self.profiles, r, false).await?),
-            None => None,
-        };
-        Ok(MessageView::new(m, sender, receiver))
     }
 }
 
