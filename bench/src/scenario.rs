@@ -212,6 +212,32 @@ fn cpu_per_message(load: &Load, before: u64, after: u64, acked: u64) -> Option<f
     (acked > 0).then(|| load.ms(after.saturating_sub(before)) / acked as f64)
 }
 
+/// Joins every client to its conversation, then sends the unmeasured warm-up messages (indexes
+/// `0..warmup * clients`), closed loop; returns what the warm-up logged.
+async fn join_and_warm_up(
+    fleet: &Fleet,
+    load: &Load,
+    conversations: &[i64],
+) -> Result<PhaseLog, String> {
+    let LoadShape {
+        clients,
+        group,
+        warmup,
+        ..
+    } = load.shape;
+    let joins = (0..clients)
+        .map(|i| conversation_of(conversations, group, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    fleet.join(&joins, Duration::from_secs(30)).await?;
+    let mut log = PhaseLog::default();
+    if warmup > 0 {
+        let plans = closed_plans(clients, 0, warmup, load.closed_limit);
+        let out = fleet.phase(&plans, u64::from(group), load.drain).await?;
+        log.merge(out.log);
+    }
+    Ok(log)
+}
+
 async fn closed(
     run: &mut Run,
     load: &Load,
@@ -227,16 +253,7 @@ async fn closed(
     let shared = Shared::new(((warmup + messages) * clients) as usize);
     let fleet = connect_all(load, server, clients, shared).await?;
     let result = async {
-        let joins = (0..clients)
-            .map(|i| conversation_of(conversations, group, i))
-            .collect::<Result<Vec<_>, _>>()?;
-        fleet.join(&joins, Duration::from_secs(30)).await?;
-        let mut all = PhaseLog::default();
-        if warmup > 0 {
-            let plans = closed_plans(clients, 0, warmup, load.closed_limit);
-            let out = fleet.phase(&plans, u64::from(group), load.drain).await?;
-            all.merge(out.log);
-        }
+        let mut all = join_and_warm_up(&fleet, load, conversations).await?;
         let cpu0 = server.cpu_ticks()?;
         let (gen0, t0) = (own_cpu_ms(load), Instant::now());
         let plans = closed_plans(clients, warmup * clients, messages, load.closed_limit);
@@ -292,18 +309,9 @@ async fn open(
     let fleet = connect_all(load, server, clients, shared).await?;
     let mut steps = Vec::new();
     let result = async {
-        let joins = (0..clients)
-            .map(|i| conversation_of(conversations, group, i))
-            .collect::<Result<Vec<_>, _>>()?;
-        fleet.join(&joins, Duration::from_secs(30)).await?;
-        let mut all = PhaseLog::default();
-        let mut base = 0;
-        if warmup > 0 {
-            let plans = closed_plans(clients, 0, warmup, load.closed_limit);
-            let out = fleet.phase(&plans, u64::from(group), load.drain).await?;
-            all.merge(out.log);
-            base = warmup * clients;
-        }
+        let mut all = join_and_warm_up(&fleet, load, conversations).await?;
+        // The warm-up used the first message indexes.
+        let mut base = warmup * clients;
         for (&rate, &count) in load.rates.iter().zip(&counts) {
             let cpu0 = server.cpu_ticks()?;
             let (gen0, t0) = (own_cpu_ms(load), Instant::now());
