@@ -46,7 +46,7 @@ pub struct Config {
     #[arg(long, env = "JWT_USER_CLAIM", global = true)]
     pub jwt_user_claim: Option<String>,
 
-    /// Seconds of clock skew tolerated when checking `exp`.
+    /// Seconds of clock skew tolerated when checking `exp`, `nbf` and `iat`.
     #[arg(long, env = "JWT_LEEWAY_SECS", default_value_t = 30, global = true)]
     pub jwt_leeway_secs: u64,
 

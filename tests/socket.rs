@@ -606,21 +606,42 @@ async fn refused_tokens_say_why() {
 async fn a_socket_is_disconnected_when_its_token_expires() {
     let db = TestDb::fresh().await;
     let server = TestServer::start_with(db, |c| c.jwt_leeway_secs = 0).await;
-    let (a, b) = (uid(), uid());
+    let (a, b, c) = (uid(), uid(), uid());
     let ta = server.token(a.clone());
     conversation(&server, &ta, &b).await;
+    conversation(&server, &ta, &c).await;
     let mut sa = server.socket(&ta).await;
+    // B's exp is an integer; C's a float, as PyJWT writes `time.time() + 2`.
     let short = common::token_for(json!({ "sub": b, "exp": common::exp_in(2) }));
+    let float_exp = chrono::Utc::now().timestamp_millis() as f64 / 1000.0 + 2.0;
+    let float = common::token_for(json!({ "sub": c, "exp": float_exp }));
     let sb = server.socket(&short).await;
-    assert_eq!(sa.next("online_status").await["isOnline"], true);
-    // Nobody disconnects B but the server, when B's token expires.
-    let offline = sa
-        .next_within("online_status", Duration::from_secs(6))
-        .await;
-    assert_eq!(offline["userId"], b);
-    assert_eq!(offline["isOnline"], false);
+    let sc = server.socket(&float).await;
+    let mut online = Vec::new();
+    for _ in 0..2 {
+        let status = sa.next("online_status").await;
+        assert_eq!(status["isOnline"], true);
+        online.push(status["userId"].clone());
+    }
+    // Nobody disconnects B or C but the server, when their tokens expire.
+    let mut offline = Vec::new();
+    for _ in 0..2 {
+        let status = sa
+            .next_within("online_status", Duration::from_secs(6))
+            .await;
+        assert_eq!(status["isOnline"], false);
+        offline.push(status["userId"].clone());
+    }
+    for seen in [&mut online, &mut offline] {
+        seen.sort_by_key(Value::to_string);
+    }
+    let mut both = vec![b, c];
+    both.sort_by_key(Value::to_string);
+    assert_eq!(online, both);
+    assert_eq!(offline, both);
     sa.close().await;
     sb.close().await;
+    sc.close().await;
     server.finish().await;
 }
 

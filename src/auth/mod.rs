@@ -26,6 +26,8 @@ pub use crate::service::users::{Identity, Profile};
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
+    /// Seconds of clock skew tolerated on `exp`, `nbf` and `iat`.
+    leeway: u64,
     user_claim: Option<String>,
 }
 
@@ -33,6 +35,7 @@ impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenVerifier")
             .field("algorithms", &self.validation.algorithms)
+            .field("leeway", &self.leeway)
             .field("user_claim", &self.user_claim)
             .finish_non_exhaustive()
     }
@@ -49,20 +52,29 @@ impl TokenVerifier {
                 Algorithm::HS256,
             ),
         };
+        // The library checks the signature and algorithm; the times are checked in
+        // [`token_times`], which reads them whatever their JSON number form.
         let mut validation = Validation::new(algorithm);
-        validation.leeway = config.jwt_leeway_secs;
-        validation.validate_exp = true;
-        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_required_spec_claims::<&str>(&[]);
         validation.validate_aud = false;
         Ok(Self {
             key,
             validation,
+            leeway: config.jwt_leeway_secs,
             user_claim: config.jwt_user_claim.clone(),
         })
     }
 
-    /// Checks signature, algorithm and expiry, and reads the user id and display details.
+    /// Checks signature, algorithm, expiry and start times, and reads the user id and display
+    /// details.
     pub fn verify(&self, token: &str) -> Result<Identity, AppError> {
+        self.verify_at(token, jsonwebtoken::get_current_timestamp())
+    }
+
+    /// [`TokenVerifier::verify`] as if the time were `now` (Unix seconds).
+    fn verify_at(&self, token: &str, now: u64) -> Result<Identity, AppError> {
         use jsonwebtoken::errors::ErrorKind;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
             .map_err(|e| {
@@ -76,6 +88,7 @@ impl TokenVerifier {
             AppError::Unauthorized(why)
         })?;
         let claims = data.claims;
+        let expires_at = token_times(&claims, now, self.leeway)?;
         let raw_id = match &self.user_claim {
             Some(name) => claims.get(name),
             None => DEFAULT_USER_CLAIMS.iter().find_map(|c| claims.get(*c)),
@@ -98,13 +111,52 @@ impl TokenVerifier {
             email: text("email"),
             avatar: text("avatar").or_else(|| text("picture")),
         };
-        let expires_at = claims.get("exp").and_then(Value::as_u64);
         Ok(Identity {
             user,
             profile,
-            expires_at: expires_at.map(|exp| exp.saturating_add(self.validation.leeway)),
+            expires_at,
         })
     }
+}
+
+/// Checks a token's times against `now`, with `leeway` seconds of clock skew either way, and
+/// returns when it stops being accepted (its `exp` plus the leeway). `exp` is required; `nbf`
+/// and `iat` are optional. Each is a JSON number, integer or not (PyJWT writes
+/// `time.time() + 3600`, a float), read down to the whole second; a time that is not a finite,
+/// non-negative number refuses the token.
+fn token_times(claims: &Map<String, Value>, now: u64, leeway: u64) -> Result<u64, AppError> {
+    let time = |name: &'static str| -> Result<Option<u64>, AppError> {
+        let Some(value) = claims.get(name) else {
+            return Ok(None);
+        };
+        let seconds = match value {
+            Value::Number(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1e15)
+                    // Below 1e15, so the whole seconds fit in u64.
+                    .map(|f| f.floor() as u64)
+            }),
+            _ => None,
+        };
+        seconds.map(Some).ok_or_else(|| {
+            AppError::Unauthorized(format!("invalid token: {name} must be a number of seconds"))
+        })
+    };
+    let exp = time("exp")?
+        .ok_or_else(|| AppError::Unauthorized("invalid token: missing exp".to_owned()))?;
+    let nbf = time("nbf")?;
+    let iat = time("iat")?;
+    let until = exp.saturating_add(leeway);
+    if until <= now {
+        return Err(AppError::Unauthorized("token expired".to_owned()));
+    }
+    let starts = nbf.into_iter().chain(iat).max();
+    if starts.is_some_and(|t| t > now.saturating_add(leeway)) {
+        return Err(AppError::Unauthorized(
+            "token not yet valid (nbf or iat is in the future)".to_owned(),
+        ));
+    }
+    Ok(until)
 }
 
 fn public_key(path: &Path) -> Result<(DecodingKey, Algorithm), String> {
@@ -239,6 +291,53 @@ mod tests {
         // alg "none": header {"alg":"none"}, no signature.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOjEsImV4cCI6OTk5OTk5OTk5OX0.";
         assert!(v.verify(none).is_err());
+    }
+
+    #[test]
+    fn times_are_numbers_whatever_their_json_form() {
+        // Leeway 30 s (the default), the clock at 1,000,000.
+        let v = verifier();
+        let now = 1_000_000_u64;
+        let at = |claims: Value| v.verify_at(&sign(claims, "s3cret"), now);
+        // A float exp (PyJWT's `time.time() + 3600`) is read to the second and expires.
+        let float = at(json!({"sub": 22, "exp": 1_000_100.7})).unwrap();
+        assert_eq!(float.expires_at, 1_000_100 + 30);
+        let err = at(json!({"sub": 22, "exp": 999_960.5})).unwrap_err();
+        assert!(err.to_string().contains("expired"), "{err}");
+        assert_eq!(
+            at(json!({"sub": 22, "exp": 1_000_100})).unwrap().expires_at,
+            1_000_130
+        );
+        // Within the leeway after exp, still accepted; at its end, refused.
+        assert!(at(json!({"sub": 1, "exp": 999_971})).is_ok());
+        assert!(at(json!({"sub": 1, "exp": 999_970})).is_err());
+        for bad in [json!("1000100"), json!(-5), json!(null), json!(1e300)] {
+            let err = at(json!({"sub": 1, "exp": bad})).unwrap_err();
+            assert!(
+                err.to_string().contains("exp must be a number"),
+                "{bad}: {err}"
+            );
+        }
+        let err = at(json!({"sub": 1, "exp": 1_000_100, "iat": "yesterday"})).unwrap_err();
+        assert!(err.to_string().contains("iat must be a number"), "{err}");
+    }
+
+    #[test]
+    fn tokens_from_the_future_are_refused() {
+        let v = verifier();
+        let now = 1_000_000_u64;
+        let at = |claims: Value| v.verify_at(&sign(claims, "s3cret"), now);
+        let exp = 1_100_000;
+        // nbf tomorrow, as an integer or a float: not yet.
+        for nbf in [json!(1_086_400), json!(1_086_400.25)] {
+            let err = at(json!({"sub": 1, "exp": exp, "nbf": nbf})).unwrap_err();
+            assert!(err.to_string().contains("not yet valid"), "{err}");
+        }
+        let err = at(json!({"sub": 1, "exp": exp, "iat": 1_000_031})).unwrap_err();
+        assert!(err.to_string().contains("not yet valid"), "{err}");
+        // Within the leeway, and in the past, fine.
+        assert!(at(json!({"sub": 1, "exp": exp, "nbf": 1_000_030, "iat": 1_000_030.9})).is_ok());
+        assert!(at(json!({"sub": 1, "exp": exp, "nbf": 999_000, "iat": 999_000})).is_ok());
     }
 
     #[test]

@@ -32,8 +32,9 @@ pub struct Identity {
     pub user: UserId,
     /// The display details from the token.
     pub profile: Profile,
-    /// When the token stops being accepted (its `exp` plus the leeway), in Unix seconds.
-    pub expires_at: Option<u64>,
+    /// When the token stops being accepted (its `exp` plus the leeway), in Unix seconds. Every
+    /// accepted token has one: `exp` is required.
+    pub expires_at: u64,
 }
 
 /// User views by key, as last read or written by this process: a send does not read its

@@ -189,9 +189,7 @@ async fn prepare(
     State(expiries): State<Arc<Expiries>>,
     Extension(identity): Extension<Identity>,
 ) -> Result<(), std::convert::Infallible> {
-    if let Some(at) = identity.expires_at {
-        expiries.watch(at, socket.id);
-    }
+    expiries.watch(identity.expires_at, socket.id);
     let ctx = Arc::new(SocketCtx {
         app,
         identity,
@@ -228,9 +226,7 @@ async fn prepare(
     let on_leave = ctx.clone();
     socket.on_disconnect(async move |socket: SocketRef| {
         let ctx = on_leave;
-        if let Some(at) = ctx.identity.expires_at {
-            expiries.forget(at, socket.id);
-        }
+        expiries.forget(ctx.identity.expires_at, socket.id);
         ctx.typing.socket_gone(&ctx.emitter, socket.id).await;
         let last = match ctx.presence.lock() {
             Ok(mut state) => {

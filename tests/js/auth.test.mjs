@@ -114,3 +114,30 @@ test('the user id comes from sub, id, userId or user_id', async () => {
     assert.equal(m.sender.name, `via ${claim}`);
   }
 });
+
+test('token times: nbf in the future is refused, a float exp is read as a number (both doors)', async (t) => {
+  const now = Date.now() / 1000;
+  const id = newNumericId();
+  // What PyJWT writes: floats, from time.time().
+  const tomorrow = mintToken({ sub: id, nbf: now + 86_400, exp: now + 2 * 86_400 }, { expiresIn: null });
+  const pastFloat = mintToken({ sub: id, iat: now - 7200.25, exp: now - 3600.5 }, { expiresIn: null });
+  const futureIat = mintToken({ sub: id, iat: now + 86_400, exp: now + 2 * 86_400 }, { expiresIn: null });
+  const validFloat = mintToken({ sub: id, iat: now, nbf: now - 1.5, exp: now + 3600.5 }, { expiresIn: null });
+  for (const transports of [['websocket'], ['polling']]) {
+    let err = await connectRefused(t, tomorrow, { transports });
+    assert.match(err.message, /not yet valid/i);
+    err = await connectRefused(t, futureIat, { transports });
+    assert.match(err.message, /not yet valid/i);
+    err = await connectRefused(t, pastFloat, { transports });
+    assert.match(err.message, /expired/i);
+  }
+  for (const [what, token] of [['nbf tomorrow', tomorrow], ['iat tomorrow', futureIat], ['float exp past', pastFloat]]) {
+    const res = await chat('GET', '/unread-count', { token });
+    assertRestError(res, 401, 'UNAUTHORIZED', what);
+  }
+  const res = await chat('GET', '/unread-count', { token: validFloat });
+  assert.equal(res.status, 200, res.text);
+  const socket = await connect(t, validFloat);
+  const data = assertAckOk(await emitAck(socket, 'join_personal_room', NO_PAYLOAD));
+  assert.equal(data.room, `user:${id}`);
+});
