@@ -29,6 +29,26 @@ pub struct Config {
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
     pub db_max_connections: u32,
 
+    /// Milliseconds a request waits for a pooled database connection before it is answered
+    /// `503 UNAVAILABLE`.
+    #[arg(
+        long,
+        env = "DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Milliseconds an SQLite write waits for another writer's lock before it is answered
+    /// `503 UNAVAILABLE`.
+    #[arg(
+        long,
+        env = "SQLITE_BUSY_TIMEOUT_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub sqlite_busy_timeout_ms: u64,
+
     /// SQLite durability: `full` (a commit survives power loss) or `normal` (WAL: a commit
     /// survives a crash of parley, the last ones may be lost on power loss).
     #[arg(long, env = "SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"], global = true)]
@@ -129,6 +149,13 @@ impl Config {
                 "TYPING_TIMEOUT_MS must be between 1 and {MAX_TYPING_TIMEOUT_MS}"
             ));
         }
+        let timeouts = [self.db_acquire_timeout_ms, self.sqlite_busy_timeout_ms];
+        if timeouts.iter().any(|t| *t == 0 || *t > 600_000) {
+            return Err(
+                "DB_ACQUIRE_TIMEOUT_MS and SQLITE_BUSY_TIMEOUT_MS must be between 1 and 600000"
+                    .to_owned(),
+            );
+        }
         if self.shutdown_timeout_secs > 3_600 || self.jwt_leeway_secs > 86_400 {
             return Err(
                 "SHUTDOWN_TIMEOUT_SECS must be at most 3600 and JWT_LEEWAY_SECS at most 86400"
@@ -155,6 +182,8 @@ impl Config {
             port: 3010,
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             db_max_connections: 10,
+            db_acquire_timeout_ms: 5_000,
+            sqlite_busy_timeout_ms: 5_000,
             sqlite_synchronous: "full".to_owned(),
             jwt_secret,
             jwt_public_key_file: None,
@@ -179,6 +208,8 @@ impl std::fmt::Debug for Config {
             .field("port", &self.port)
             .field("database_url", &redact_url(&self.database_url))
             .field("db_max_connections", &self.db_max_connections)
+            .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
+            .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field(
                 "jwt_secret",

@@ -8,9 +8,6 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::config::Config;
 
-/// How long an SQLite connection waits for another writer before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Opens the pool for `config.database_url`. SQLite runs in WAL mode with foreign keys on and
 /// `synchronous` as configured; an in-memory SQLite database gets exactly one connection, which
 /// it lives and dies with.
@@ -39,17 +36,18 @@ async fn connect_with(config: &Config, connections: u32) -> Result<DatabaseConne
     let mut opts = ConnectOptions::new(url.clone());
     opts.max_connections(connections)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         let synchronous = match config.sqlite_synchronous.as_str() {
             "normal" => SqliteSynchronous::Normal,
             _ => SqliteSynchronous::Full,
         };
+        let busy_timeout = Duration::from_millis(config.sqlite_busy_timeout_ms);
         opts.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(synchronous)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .busy_timeout(busy_timeout)
                 .foreign_keys(true)
                 .create_if_missing(true)
         });

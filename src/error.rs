@@ -37,6 +37,10 @@ pub enum AppError {
     /// Too many requests.
     #[error("{0}")]
     RateLimited(String),
+    /// The database cannot be reached (or is busy past its timeout), or the server is stopping:
+    /// the same request may succeed shortly. The text is for the log only.
+    #[error("the service is unavailable for a moment; retry shortly")]
+    Unavailable(String),
     /// Anything else. The text is for the log only.
     #[error("internal error")]
     Internal(String),
@@ -79,6 +83,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unprocessable(_) => "UNPROCESSABLE",
             Self::RateLimited(_) => "RATE_LIMITED",
+            Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -95,6 +100,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -113,10 +119,48 @@ impl AppError {
     }
 }
 
+/// Seconds a client is told to wait before retrying after `503 UNAVAILABLE`.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
+        if is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Self::Unavailable(format!("database: {err}"));
+        }
         Self::internal(format_args!("database: {err}"))
     }
+}
+
+/// Whether a database error says the database cannot serve now (unreachable, restarting,
+/// out of connections, locked past the busy timeout) rather than that the request was wrong.
+pub fn is_unavailable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, SqlxError};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match &**sqlx {
+        SqlxError::Io(_)
+        | SqlxError::Tls(_)
+        | SqlxError::Protocol(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed => true,
+        SqlxError::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs of a database that cannot serve now (class 08, connection exception;
+/// 53300, too many connections; 57P01 to 57P03, shutting down or starting), and SQLite's
+/// busy and locked result codes (primary 5 and 6, with their extended codes).
+fn unavailable_code(code: &str) -> bool {
+    if code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03") {
+        return true;
+    }
+    code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
 impl IntoResponse for AppError {
@@ -127,7 +171,14 @@ impl IntoResponse for AppError {
             "message": body.message,
             "error": body,
         });
-        (self.status(), axum::Json(json)).into_response()
+        let mut response = (self.status(), axum::Json(json)).into_response();
+        if matches!(self, Self::Unavailable(_)) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
@@ -155,6 +206,7 @@ mod tests {
             ),
             (AppError::Unprocessable("x".into()), 422, "UNPROCESSABLE"),
             (AppError::RateLimited("r".into()), 429, "RATE_LIMITED"),
+            (AppError::Unavailable("u".into()), 503, "UNAVAILABLE"),
             (AppError::Internal("secret sql".into()), 500, "INTERNAL"),
         ];
         for (err, status, code) in cases {
@@ -164,6 +216,28 @@ mod tests {
             assert_eq!(ack["success"], false);
             assert_eq!(ack["error"]["code"], code);
         }
+    }
+
+    #[test]
+    fn an_unreachable_or_busy_database_is_unavailable() {
+        use sea_orm::{DbErr, RuntimeErr};
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let sqlx = |e| RuntimeErr::SqlxError(std::sync::Arc::new(e));
+        let down = DbErr::Exec(sqlx(sea_orm::SqlxError::Io(io)));
+        assert!(is_unavailable(&down));
+        assert!(is_unavailable(&DbErr::Query(sqlx(
+            sea_orm::SqlxError::PoolTimedOut
+        ))));
+        assert!(!is_unavailable(&DbErr::RecordNotFound("x".into())));
+        for code in ["08006", "57P01", "53300", "5", "517", "6"] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        for code in ["23505", "42P01", "19", "2067"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+        let response = AppError::from(down).into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "2");
     }
 
     #[test]

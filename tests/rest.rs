@@ -397,11 +397,17 @@ async fn control_characters_and_non_ascii_text() {
     let m = send(
         &server,
         &ta,
-        json!({ "receiverId": b, "content": "ÜBER straße\ttab\nline" }),
+        json!({ "receiverId": b, "content": "ÜBER straße\ttab\nline\r\nwindows line" }),
     )
     .await;
     let conv = m["conversation_id"].as_i64().unwrap();
-    for bad in ["a\u{0}b", "bell\u{7}", "esc\u{1b}[0m"] {
+    for bad in [
+        "a\u{0}b",
+        "bell\u{7}",
+        "esc\u{1b}[0m",
+        "over\rwrite",
+        "cr at end\r",
+    ] {
         let (status, body) = server
             .post(
                 "/api/chat/send",

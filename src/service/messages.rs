@@ -136,7 +136,7 @@ impl Chat {
         if term.is_empty() {
             return Err(AppError::validation("q must not be empty"));
         }
-        if term.chars().any(is_forbidden_control) {
+        if has_forbidden_control(term) {
             return Err(AppError::validation(
                 "q must not contain control characters",
             ));
@@ -207,9 +207,10 @@ impl Chat {
         if input.content.trim().is_empty() {
             return Err(AppError::validation("content must not be empty"));
         }
-        if input.content.chars().any(is_forbidden_control) {
+        if has_forbidden_control(&input.content) {
             return Err(AppError::validation(
-                "content must not contain control characters other than tab and newline",
+                "content must not contain control characters other than tab and newline \
+                 (a carriage return only before a newline)",
             ));
         }
         let max = self.limits.max_message_length;
@@ -510,9 +511,22 @@ pub(crate) fn preview(content: &str) -> String {
     content.chars().take(PREVIEW_CHARS).collect()
 }
 
-/// Control characters a text may not hold (tab, newline and carriage return may).
-pub(crate) fn is_forbidden_control(c: char) -> bool {
-    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+/// Whether a text holds a control character other than tab and newline. A carriage return is
+/// allowed only as part of a CRLF line ending (what Windows clients send); alone it can rewrite
+/// what a terminal or a log shows, so it is refused.
+pub(crate) fn has_forbidden_control(text: &str) -> bool {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let allowed = match c {
+            '\t' | '\n' => true,
+            '\r' => chars.peek() == Some(&'\n'),
+            c => !c.is_control(),
+        };
+        if !allowed {
+            return true;
+        }
+    }
+    false
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -532,6 +546,30 @@ fn is_http_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_tab_newline_and_crlf_are_allowed_controls() {
+        for ok in [
+            "plain",
+            "tab\there",
+            "two\nlines",
+            "windows\r\nline",
+            "\r\n",
+            "ÜBER",
+        ] {
+            assert!(!has_forbidden_control(ok), "{ok:?}");
+        }
+        for bad in [
+            "a\rb",
+            "end\r",
+            "\r\r\n",
+            "nul\u{0}",
+            "esc\u{1b}[0m",
+            "del\u{7f}",
+        ] {
+            assert!(has_forbidden_control(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn attachment_urls_must_be_http() {

@@ -76,6 +76,19 @@ impl TestDb {
         self.schema.is_some()
     }
 
+    /// The same database, reached at `url` (through a proxy, say); cleaned up as before.
+    pub fn with_url(mut self, url: String) -> Self {
+        self.url = url;
+        self
+    }
+
+    /// The `host:port` of a PostgreSQL URL.
+    pub fn authority(&self) -> String {
+        let rest = self.url.split_once("://").unwrap().1;
+        let authority = rest.split('/').next().unwrap();
+        authority.rsplit('@').next().unwrap().to_owned()
+    }
+
     async fn remove(&self) {
         if let Some(path) = &self.file {
             for suffix in ["", "-wal", "-shm"] {
@@ -386,4 +399,66 @@ impl SocketClient {
     pub async fn close(self) {
         let _ = self.client.disconnect().await;
     }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of `target`, which can cut every connection through it
+/// and refuse new ones (a database outage, as the server sees it), then let them through again.
+pub struct CutProxy {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CutProxy {
+    /// Starts forwarding to `target`.
+    pub async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        let target = target.to_owned();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *watch.borrow() {
+                    continue; // Dropped at once: the connection is refused.
+                }
+                let mut watch = watch.clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, cut, task }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    pub fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        let _ = self.cut.send(false);
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `url` with its `host:port` replaced by `addr`.
+pub fn via(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap();
+    let user = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
+    format!("{scheme}://{}{addr}/{path}", user.unwrap_or_default())
 }

@@ -50,6 +50,9 @@ test('invalid send_message payloads are VALIDATION errors and store nothing', as
     ['neither receiverId nor conversationId', { content: 'hi' }],
     ['receiverId an object', { receiverId: { id: bob.id }, content: 'hi' }],
     ['clientMsgId too long', { conversationId, content: 'hi', clientMsgId: 'c'.repeat(129) }],
+    ['a NUL in content', { conversationId, content: 'a\u0000b' }],
+    ['an escape sequence in content', { conversationId, content: 'red \u001b[31m' }],
+    ['a lone carriage return in content', { conversationId, content: 'over\rwrite' }],
     ['a string payload', 'hello'],
     ['a number payload', 42],
     ['a null payload', null],
@@ -83,13 +86,13 @@ test('invalid send_message payloads are VALIDATION errors and store nothing', as
   // The socket still works and only valid messages were ever stored.
   const bobLive = once(bobSocket, 'new_message');
   const ok = assertAckOk(
-    await emitAck(socket, 'send_message', { conversationId, content: 'valid after all that' }),
+    await emitAck(socket, 'send_message', { conversationId, content: 'valid after\r\nall that' }),
   );
   assert.equal(ok.seq, 2, 'no seq was consumed by refused sends');
   assert.equal((await bobLive).id, ok.id);
   const data = await listMessages(alice, conversationId);
   assert.equal(data.total, 2);
-  assert.deepEqual(data.messages.map((m) => m.content), ['the only valid one so far', 'valid after all that']);
+  assert.deepEqual(data.messages.map((m) => m.content), ['the only valid one so far', 'valid after\r\nall that']);
 });
 
 test('content of exactly MAX_MESSAGE_LENGTH characters is accepted', async (t) => {
