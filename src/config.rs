@@ -88,11 +88,12 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 128 * 1024, global = true)]
     pub max_body_bytes: usize,
 
-    /// Messages a user may send per second on average, per node (0: no limit).
+    /// Messages and fan-out events (joins, typing, reads) a user may make per second on average,
+    /// per node (0: no limit).
     #[arg(long, env = "SEND_RATE_PER_SEC", default_value_t = 20, global = true)]
     pub send_rate_per_sec: u32,
 
-    /// Messages a user may send at once before the rate applies.
+    /// Messages and fan-out events a user may make at once before the rate applies.
     #[arg(long, env = "SEND_BURST", default_value_t = 60, global = true)]
     pub send_burst: u32,
 

@@ -441,6 +441,110 @@ async fn reading_presence_and_membership_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_others_hear_are_coalesced_and_rate_limited() {
+    let db = TestDb::fresh().await;
+    // One event a second after a burst of five, for sends and everything others hear.
+    let server = TestServer::start_with(db, |c| {
+        c.send_rate_per_sec = 1;
+        c.send_burst = 5;
+    })
+    .await;
+    let (a, b) = (uid(), uid());
+    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
+    // B opens the conversation, so A's allowance is untouched.
+    let conv = conversation(&server, &tb, &a).await;
+    let mut sb = server.socket(&tb).await;
+    sb.ack("join_conversation", json!({ "conversationId": conv }))
+        .await;
+    let sa = server.socket(&ta).await;
+    let quiet = Duration::from_millis(500);
+
+    // 200 joins of the same room: all answered, B hears one user_joined.
+    for _ in 0..200 {
+        let ack = sa
+            .ack("join_conversation", json!({ "conversationId": conv }))
+            .await;
+        assert_eq!(ack["success"], true, "{ack}");
+    }
+    assert_eq!(sb.count_within("user_joined", quiet).await, 1);
+
+    // 500 typing (one per keystroke): B hears one user_typing.
+    for _ in 0..500 {
+        let ack = sa.ack("typing", json!({ "conversationId": conv })).await;
+        assert_eq!(ack["success"], true, "{ack}");
+    }
+    assert_eq!(sb.count_within("user_typing", quiet).await, 1);
+    // A stop tells B once; stops with nothing shown tell nobody.
+    for _ in 0..50 {
+        sa.ack("stop_typing", json!({ "conversationId": conv }))
+            .await;
+    }
+    assert_eq!(sb.count_within("user_stopped_typing", quiet).await, 1);
+
+    // 50 reads: the first moves A's position and tells the room; the rest change nothing.
+    for i in 0..50 {
+        let ack = sa
+            .ack("mark_as_read", json!({ "conversationId": conv }))
+            .await;
+        assert_eq!(ack["success"], true, "{ack}");
+        assert_eq!(ack["data"]["lastReadSeq"], 1);
+        assert_eq!(ack["data"]["updated"], if i == 0 { 1 } else { 0 });
+    }
+    assert_eq!(sb.count_within("messages_read", quiet).await, 1);
+
+    // B writes again, so a read by A would move its position and tell the room.
+    server
+        .post(
+            "/api/chat/send",
+            &tb,
+            json!({ "conversationId": conv, "content": "unread" }),
+        )
+        .await;
+
+    // Leaving and joining again, over and over: each join that tells B is charged, so the
+    // allowance runs out and joins are refused before they are done.
+    let (mut joined, mut refused) = (0, 0);
+    for _ in 0..30 {
+        let left = sa
+            .ack("leave_conversation", json!({ "conversationId": conv }))
+            .await;
+        assert_eq!(left["success"], true, "{left}");
+        let ack = sa
+            .ack("join_conversation", json!({ "conversationId": conv }))
+            .await;
+        if ack["success"] == true {
+            joined += 1;
+        } else {
+            assert_eq!(ack["error"]["code"], "RATE_LIMITED", "{ack}");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "joins were never refused");
+    // The same allowance holds for sends.
+    let sent = sa
+        .ack(
+            "send_message",
+            json!({ "conversationId": conv, "content": "over the limit" }),
+        )
+        .await;
+    assert_eq!(sent["error"]["code"], "RATE_LIMITED", "{sent}");
+    // Over REST, a read that would tell the room is refused the same way.
+    let (status, body) = server
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/chat/conversations/{conv}/read"),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(sb.count_within("user_joined", quiet).await, joined);
+    sa.close().await;
+    sb.close().await;
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_polling_works_like_websocket() {
     let server = TestServer::start().await;
     let (a, b) = (uid(), uid());

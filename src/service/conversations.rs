@@ -119,28 +119,45 @@ impl Chat {
         Ok(page.wrap(items, total))
     }
 
-    /// Marks everything in the conversation as read for `user`, and tells `events`.
+    /// Marks everything in the conversation as read for `user`, and tells `events`. A user who
+    /// has already read everything is answered with their position and nobody is told (such a
+    /// repeat costs nothing); a read that moves the position draws on the user's allowance
+    /// ([`Chat::charge`]), since the whole room hears of it.
     pub async fn mark_read(
         &self,
         events: &impl ChatEvents,
         user: &UserId,
         conversation_id: i64,
     ) -> AppResult<ReadReceipt> {
-        let conv = self.require_participant(user, conversation_id).await?;
+        let (conv, member) = membership(&self.db, user, conversation_id).await?;
+        if member.last_read_seq >= conv.last_seq {
+            return Ok(ReadReceipt {
+                conversation_id,
+                user: user.clone(),
+                last_read_seq: member.last_read_seq,
+                read_at: member.last_read_at.unwrap_or_else(crate::time::now),
+                updated: 0,
+                moved: false,
+            });
+        }
+        self.charge(user)?;
         // Under the conversation's order lock, a receipt cannot overtake a message broadcast.
         let _order = self.order.lock(ConvRef::of(&conv).order_key()).await;
         let now = crate::time::now();
         let txn = self.begin_write().await?;
         let read = read_all(&txn, &conv, user, now).await;
-        let (last_read_seq, updated) = settle(txn, read).await?;
+        let (last_read_seq, updated, moved) = settle(txn, read).await?;
         let receipt = ReadReceipt {
             conversation_id,
             user: user.clone(),
             last_read_seq,
             read_at: now,
             updated,
+            moved,
         };
-        events.messages_read(&receipt).await;
+        if moved {
+            events.messages_read(&receipt).await;
+        }
         Ok(receipt)
     }
 
@@ -225,23 +242,26 @@ impl Chat {
 }
 
 /// Moves `user`'s read position to the conversation's last `seq` and stamps its unread direct
-/// messages; returns the position and how many messages it stamped.
+/// messages; returns the position, how many messages it stamped, and whether the position moved
+/// (a concurrent read may have moved it first).
 async fn read_all(
     txn: &DatabaseTransaction,
     conv: &conversation::Model,
     user: &UserId,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(i64, u64), DbErr> {
+) -> Result<(i64, u64, bool), DbErr> {
     // Messages may have arrived since the membership check.
     let last_seq = current_last_seq(txn, conv).await?;
-    participant::Entity::update_many()
+    let moved = participant::Entity::update_many()
         .col_expr(participant::Column::LastReadSeq, Expr::value(last_seq))
         .col_expr(participant::Column::LastReadAt, Expr::value(now))
         .filter(participant::Column::ConversationId.eq(conv.id))
         .filter(participant::Column::UserId.eq(user.key()))
         .filter(participant::Column::LastReadSeq.lt(last_seq))
         .exec(txn)
-        .await?;
+        .await?
+        .rows_affected
+        > 0;
     let updated = message::Entity::update_many()
         .col_expr(message::Column::ReadAt, Expr::value(now))
         .filter(message::Column::ConversationId.eq(conv.id))
@@ -251,7 +271,7 @@ async fn read_all(
         .exec(txn)
         .await?
         .rows_affected;
-    Ok((last_seq, updated))
+    Ok((last_seq, updated, moved))
 }
 
 /// The conversation's `last_seq` as it is now, not as `conv` was read.
@@ -290,6 +310,16 @@ pub(crate) async fn participant_of<C: ConnectionTrait>(
     user: &UserId,
     conversation_id: i64,
 ) -> AppResult<conversation::Model> {
+    Ok(membership(conn, user, conversation_id).await?.0)
+}
+
+/// The conversation and `user`'s current membership of it: `NOT_FOUND` when the conversation
+/// does not exist, `FORBIDDEN` when the user is not in it.
+async fn membership<C: ConnectionTrait>(
+    conn: &C,
+    user: &UserId,
+    conversation_id: i64,
+) -> AppResult<(conversation::Model, participant::Model)> {
     let conv = conversation::Entity::find_by_id(conversation_id)
         .one(conn)
         .await?
@@ -298,7 +328,7 @@ pub(crate) async fn participant_of<C: ConnectionTrait>(
         .one(conn)
         .await?;
     match member {
-        Some(p) if p.left_at.is_none() => Ok(conv),
+        Some(p) if p.left_at.is_none() => Ok((conv, p)),
         _ => Err(AppError::Forbidden(format!(
             "not a participant of conversation {conversation_id}"
         ))),

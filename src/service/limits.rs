@@ -1,4 +1,6 @@
-//! Per-user send rate limits: a token bucket per user on this node.
+//! Per-user rate limits: a token bucket per user on this node. Every send and every event that
+//! makes other people's clients hear something (a join, a typing indicator, a read receipt)
+//! draws one token, so one user's flood costs that user, not everyone else.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,13 +11,13 @@ const MAX_TRACKED: usize = 100_000;
 
 /// A token bucket per user: `burst` sends at once, refilled at `per_sec` a second.
 #[derive(Debug)]
-pub(crate) struct SendRate {
+pub(crate) struct UserRate {
     per_sec: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
-impl SendRate {
+impl UserRate {
     /// A limiter; `per_sec == 0` allows everything.
     pub(crate) fn new(per_sec: u32, burst: u32) -> Self {
         Self {
@@ -25,7 +27,7 @@ impl SendRate {
         }
     }
 
-    /// Takes one send from `user`'s bucket; `false` when it is empty.
+    /// Takes one token from `user`'s bucket; `false` when it is empty.
     pub(crate) fn allow(&self, user: &str) -> bool {
         if self.per_sec <= 0.0 {
             return true;
@@ -56,13 +58,13 @@ mod tests {
 
     #[test]
     fn a_burst_then_refused_then_refilled() {
-        let rate = SendRate::new(1_000, 3);
+        let rate = UserRate::new(1_000, 3);
         assert!((0..3).all(|_| rate.allow("a")));
         assert!(!rate.allow("a"), "the bucket is empty");
         assert!(rate.allow("b"), "buckets are per user");
         std::thread::sleep(std::time::Duration::from_millis(5));
         assert!(rate.allow("a"), "refilled at 1000/s");
-        let off = SendRate::new(0, 1);
+        let off = UserRate::new(0, 1);
         assert!((0..100).all(|_| off.allow("a")));
     }
 }

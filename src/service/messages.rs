@@ -96,11 +96,7 @@ impl Chat {
         sender: &UserId,
         input: SendInput,
     ) -> AppResult<Sent> {
-        if !self.send_rate.allow(sender.key()) {
-            return Err(AppError::RateLimited(
-                "too many messages; wait a moment and send again".to_owned(),
-            ));
-        }
+        self.charge(sender)?;
         let input = self.validate(input)?;
         let target = self.target(sender, &input).await?;
         self.writers

@@ -23,14 +23,17 @@ use sea_orm::{
 
 pub use events::ChatEvents;
 
+use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
+
 /// Limits on what clients may send.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Longest message content, in characters.
     pub max_message_length: usize,
-    /// Sends a user may make per second, on average (0: no limit).
+    /// Sends and fan-out events a user may make per second, on average (0: no limit).
     pub send_rate_per_sec: u32,
-    /// Sends a user may make at once.
+    /// Sends and fan-out events a user may make at once.
     pub send_burst: u32,
 }
 
@@ -49,8 +52,8 @@ pub struct Chat {
     order: Arc<messages::OrderLocks>,
     /// Connected sockets per user on this node.
     presence: Arc<presence::Presence>,
-    /// Send rate per user on this node.
-    send_rate: Arc<limits::SendRate>,
+    /// Sends and fan-out events per user on this node.
+    rate: Arc<limits::UserRate>,
 }
 
 /// Facts the send path reads on every message, kept for a minute (see [`cache::TTL`]).
@@ -82,7 +85,7 @@ impl Chat {
         let caches = Arc::new(Caches::default());
         let writers = writer::Writers::start(writer_db, order.clone(), caches.profiles.clone());
         Self {
-            send_rate: Arc::new(limits::SendRate::new(
+            rate: Arc::new(limits::UserRate::new(
                 limits.send_rate_per_sec,
                 limits.send_burst,
             )),
@@ -92,6 +95,19 @@ impl Chat {
             writers: Arc::new(writers),
             order,
             presence: Arc::new(presence::Presence::default()),
+        }
+    }
+
+    /// Takes one event from `user`'s allowance (`SEND_BURST` at once, `SEND_RATE_PER_SEC` after
+    /// that): every send, and every event that others hear (a join, a typing indicator, a read
+    /// receipt), before its work is done. Repeats that change nothing and tell nobody are free.
+    pub fn charge(&self, user: &UserId) -> AppResult<()> {
+        if self.rate.allow(user.key()) {
+            Ok(())
+        } else {
+            Err(AppError::RateLimited(
+                "too many messages and events; wait a moment and try again".to_owned(),
+            ))
         }
     }
 

@@ -193,6 +193,8 @@ pub struct ReadReceipt {
     pub read_at: DateTime<Utc>,
     /// How many messages this call marked read.
     pub updated: u64,
+    /// Whether this call moved the read position (only then is the room told).
+    pub moved: bool,
 }
 
 /// Unread messages in one conversation.

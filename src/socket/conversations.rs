@@ -67,25 +67,33 @@ pub(crate) async fn member_of(
         .await
 }
 
-/// `join_conversation`: participants only; tells the room.
+/// `join_conversation`: participants only; tells the room. Joining a room the socket is already
+/// in answers the same and tells nobody again; a join that tells the room draws on the user's
+/// allowance.
 pub async fn join(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<Joined> {
     let conv = member_of(&ctx, payload).await?;
     let room = emit::conversation_room(conv.id);
-    socket.join(room.clone());
+    let joined = Joined {
+        conversation_id: conv.id,
+        last_seq: conv.last_seq,
+    };
+    if socket.rooms().iter().any(|r| *r == room) {
+        return Ok(joined);
+    }
     let user = &ctx.identity.user;
+    ctx.app.chat.charge(user)?;
+    socket.join(room.clone());
     let notice = MembershipPayload {
         user_id: user,
         conversation_id: conv.id,
         message: format!("User {user} joined the conversation"),
     };
     emit::to_others(&socket, room, emit::USER_JOINED, &notice).await;
-    Ok(Joined {
-        conversation_id: conv.id,
-        last_seq: conv.last_seq,
-    })
+    Ok(joined)
 }
 
-/// `leave_conversation`: leaves the room and tells it.
+/// `leave_conversation`: leaves the room and tells it (only a socket in the room tells anyone,
+/// so leaves are bounded by the joins that were charged).
 pub async fn leave(
     ctx: Arc<SocketCtx>,
     socket: SocketRef,

@@ -38,6 +38,13 @@ impl Typing {
         }
     }
 
+    /// Whether the user's indicator in the conversation is shown.
+    fn is_shown(&self, conversation_id: i64, user: &UserId) -> bool {
+        self.active
+            .lock()
+            .is_ok_and(|active| active.contains_key(&(conversation_id, user.key().to_owned())))
+    }
+
     /// Records (or extends) an indicator; returns whether it is new, in which case the caller
     /// starts [`Typing::expire`].
     fn touch(&self, conversation_id: i64, user: &UserId, socket: Sid) -> bool {
@@ -137,7 +144,9 @@ async fn stopped(emitter: &Emitter, conversation_id: i64, user: &UserId, except:
         .await;
 }
 
-/// `typing`: participants only; tells the others in the room and (re)starts the expiry.
+/// `typing`: participants only; tells the others in the room and (re)starts the expiry. A
+/// `typing` while the indicator is already shown only restarts its expiry and tells nobody
+/// (clients send one per keystroke); one that shows it draws on the user's allowance.
 pub async fn start(
     ctx: Arc<SocketCtx>,
     socket: SocketRef,
@@ -145,13 +154,16 @@ pub async fn start(
 ) -> AppResult<ConversationAck> {
     let conversation_id = member_of(&ctx, payload).await?.id;
     let user = &ctx.identity.user;
-    let payload = TypingPayload {
-        user_id: user,
-        conversation_id,
-    };
-    let room = emit::conversation_room(conversation_id);
-    emit::to_others(&socket, room, emit::USER_TYPING, &payload).await;
+    if !ctx.typing.is_shown(conversation_id, user) {
+        ctx.app.chat.charge(user)?;
+    }
     if ctx.typing.touch(conversation_id, user, socket.id) {
+        let payload = TypingPayload {
+            user_id: user,
+            conversation_id,
+        };
+        let room = emit::conversation_room(conversation_id);
+        emit::to_others(&socket, room, emit::USER_TYPING, &payload).await;
         tokio::spawn(
             ctx.typing
                 .clone()
@@ -161,7 +173,8 @@ pub async fn start(
     Ok(ConversationAck::new(conversation_id))
 }
 
-/// `stop_typing`: ends the indicator and tells the others in the room.
+/// `stop_typing`: ends the indicator and tells the others in the room; tells nobody when no
+/// indicator was shown (so stops are bounded by the `typing` events that were charged).
 pub async fn stop(
     ctx: Arc<SocketCtx>,
     socket: SocketRef,
@@ -169,7 +182,8 @@ pub async fn stop(
 ) -> AppResult<ConversationAck> {
     let conversation_id = member_of(&ctx, payload).await?.id;
     let user = &ctx.identity.user;
-    ctx.typing.clear(conversation_id, user);
-    stopped(&ctx.emitter, conversation_id, user, Some(socket.id)).await;
+    if ctx.typing.clear(conversation_id, user).is_some() {
+        stopped(&ctx.emitter, conversation_id, user, Some(socket.id)).await;
+    }
     Ok(ConversationAck::new(conversation_id))
 }

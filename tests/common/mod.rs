@@ -395,6 +395,25 @@ impl SocketClient {
         }
     }
 
+    /// Counts the `event`s that arrive within `wait` (a bounded watch; others are kept).
+    pub async fn count_within(&mut self, event: &str, wait: Duration) -> usize {
+        let mut n = 0;
+        self.seen.retain(|(e, _)| {
+            let hit = e == event;
+            n += usize::from(hit);
+            !hit
+        });
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some((e, v))) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            if e == event {
+                n += 1;
+            } else {
+                self.seen.push((e, v));
+            }
+        }
+        n
+    }
+
     /// Disconnects.
     pub async fn close(self) {
         let _ = self.client.disconnect().await;
