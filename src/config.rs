@@ -97,6 +97,16 @@ pub struct Config {
     #[arg(long, env = "SEND_BURST", default_value_t = 60, global = true)]
     pub send_burst: u32,
 
+    /// The profile fields users are shown of each other, comma-separated, from `name`,
+    /// `username`, `email`, `avatar` (the id is always shown; the others are sent as `null`).
+    #[arg(
+        long,
+        env = "PUBLIC_PROFILE_FIELDS",
+        default_value = "name,username,avatar",
+        global = true
+    )]
+    pub public_profile_fields: String,
+
     /// A `typing` not followed by `stop_typing` within this many milliseconds expires.
     #[arg(
         long,
@@ -195,6 +205,7 @@ impl Config {
             max_body_bytes: 128 * 1024,
             send_rate_per_sec: 20,
             send_burst: 60,
+            public_profile_fields: "name,username,avatar".to_owned(),
             typing_timeout_ms: 5_000,
             cors_origins: "*".to_owned(),
             shutdown_timeout_secs: 10,
@@ -224,6 +235,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("send_rate_per_sec", &self.send_rate_per_sec)
             .field("send_burst", &self.send_burst)
+            .field("public_profile_fields", &self.public_profile_fields)
             .field("typing_timeout_ms", &self.typing_timeout_ms)
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)

@@ -40,6 +40,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
+use crate::service::users::PublicFields;
 use crate::service::{Chat, Limits};
 use crate::socket::typing::Typing;
 use crate::state::AppState;
@@ -97,6 +98,8 @@ pub async fn run(
             max_message_length: config.max_message_length,
             send_rate_per_sec: config.send_rate_per_sec,
             send_burst: config.send_burst,
+            public_profile: PublicFields::parse(&config.public_profile_fields)
+                .map_err(RunError::Config)?,
         },
     );
     let app = AppState {

@@ -81,23 +81,16 @@ async fn token_mints_a_verifiable_token_and_needs_a_secret() {
 #[tokio::test]
 async fn migrate_up_status_down() {
     let db = TestDb::fresh().await;
+    let first = "m20261121_000001_create_chat_tables";
+    let last = "m20261207_000001_add_participant_accepted_at";
     for (args, expect) in [
-        (
-            vec!["migrate", "status"],
-            "pending  m20261121_000001_create_chat_tables",
-        ),
-        (
-            vec!["migrate", "up"],
-            "applied  m20261121_000001_create_chat_tables",
-        ),
-        (
-            vec!["migrate", "down"],
-            "pending  m20261121_000001_create_chat_tables",
-        ),
-        (
-            vec!["migrate"],
-            "applied  m20261121_000001_create_chat_tables",
-        ),
+        (vec!["migrate", "status"], format!("pending  {first}")),
+        (vec!["migrate", "up"], format!("applied  {first}")),
+        (vec!["migrate", "up"], format!("applied  {last}")),
+        // `down` reverts the last applied migration only, one at a time.
+        (vec!["migrate", "down"], format!("applied  {first}")),
+        (vec!["migrate", "down"], format!("pending  {first}")),
+        (vec!["migrate"], format!("applied  {last}")),
     ] {
         let out = parley()
             .args(&args)
@@ -111,7 +104,7 @@ async fn migrate_up_status_down() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(out.status.success(), "{args:?}: {all}");
-        assert!(all.contains(expect), "{args:?}: {all}");
+        assert!(all.contains(&expect), "{args:?}: {all}");
     }
 }
 

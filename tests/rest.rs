@@ -41,7 +41,8 @@ async fn send_answers_the_seed_envelope_and_fields() {
     assert_eq!(m["is_read"], false);
     assert_eq!(m["seq"], 1);
     assert_eq!(m["sender"]["name"], "Ada");
-    assert_eq!(m["sender"]["email"], "ada@example.com");
+    // The email is not among the fields others are shown (PUBLIC_PROFILE_FIELDS).
+    assert_eq!(m["sender"]["email"], Value::Null);
     let created = m["createdAt"].as_str().unwrap();
     assert!(
         chrono::DateTime::parse_from_rfc3339(created).is_ok(),
@@ -387,6 +388,33 @@ async fn every_error_is_a_json_envelope_with_its_status() {
     let (_, convs) = server.get("/api/chat/conversations", &ta).await;
     assert_eq!(convs["data"]["total"], 1);
     server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_profile_fields_are_a_setting() {
+    let db = TestDb::fresh().await;
+    let server = TestServer::start_with(db, |c| {
+        c.public_profile_fields = "name,email".to_owned();
+    })
+    .await;
+    let (a, b) = (uid(), uid());
+    let ta = common::token_for(json!({
+        "sub": a, "name": "Ada", "username": "ada", "email": "ada@example.com",
+        "avatar": "https://example.com/ada.png", "exp": common::exp_in(600)
+    }));
+    let m = send(&server, &ta, json!({ "receiverId": b, "content": "hi" })).await;
+    assert_eq!(
+        m["sender"],
+        json!({ "id": a, "name": "Ada", "username": null, "email": "ada@example.com", "avatar": null })
+    );
+    server.finish().await;
+    // An unknown field is a configuration error, not a silent leak or loss.
+    let mut config = parley::config::Config::with_defaults(Some(common::SECRET.to_owned()));
+    config.public_profile_fields = "name,phone".to_owned();
+    config.database_url = "sqlite::memory:".to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = parley::run(listener, config, async {}).await.unwrap_err();
+    assert!(err.to_string().contains("PUBLIC_PROFILE_FIELDS"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,6 +59,7 @@ async fn chat() -> Chat {
             max_message_length: 20,
             send_rate_per_sec: 0,
             send_burst: 1,
+            public_profile: parley::service::users::PublicFields::default(),
         },
     )
 }

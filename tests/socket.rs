@@ -397,7 +397,15 @@ async fn reading_presence_and_membership_events() {
     sa.ack("join_conversation", json!({ "conversationId": conv }))
         .await;
 
-    // B comes online: A, a partner, hears it.
+    // B comes online: A, someone B wrote to, hears it. (B's first message is read below.)
+    let (status, _) = server
+        .post(
+            "/api/chat/send",
+            &tb,
+            json!({ "conversationId": conv, "content": "hi A" }),
+        )
+        .await;
+    assert_eq!(status, 201);
     let sb = server.socket(&tb).await;
     let online = sa.next("online_status").await;
     assert_eq!(online["userId"], b);
@@ -414,7 +422,7 @@ async fn reading_presence_and_membership_events() {
     let read = sb
         .ack("mark_as_read", json!({ "conversationId": conv }))
         .await;
-    assert_eq!(read["data"]["lastReadSeq"], 1, "{read}");
+    assert_eq!(read["data"]["lastReadSeq"], 2, "{read}");
     let receipt = sa.next("messages_read").await;
     assert_eq!(receipt["userId"], b);
     assert_eq!(receipt["conversationId"], conv);
@@ -541,6 +549,74 @@ async fn events_others_hear_are_coalesced_and_rate_limited() {
     assert_eq!(sb.count_within("user_joined", quiet).await, joined);
     sa.close().await;
     sb.close().await;
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_learn_neither_email_nor_presence() {
+    let server = TestServer::start().await;
+    let (s, t) = (uid(), uid());
+    let claims = |id: &Value, name: &str| {
+        json!({ "sub": id, "name": name, "email": format!("{name}@example.com"),
+                "exp": common::exp_in(600) })
+    };
+    let ts = common::token_for(claims(&s, "stranger"));
+    let tt = common::token_for(claims(&t, "target"));
+    let mut ss = server.socket(&ts).await;
+    // The target has used the app, so their email is stored.
+    let (status, _) = server.get("/api/chat/unread-count", &tt).await;
+    assert_eq!(status, 200);
+
+    // One message from a stranger: the answers carry no email of either side.
+    let (status, first) = server
+        .post(
+            "/api/chat/send",
+            &ts,
+            json!({ "receiverId": t, "content": "hello?" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let m = &first["data"];
+    assert_eq!(m["receiver"]["name"], "target");
+    assert_eq!(m["receiver"]["email"], Value::Null, "{m}");
+    assert_eq!(m["sender"]["email"], Value::Null, "{m}");
+    let conv = m["conversation_id"].as_i64().unwrap();
+    let ack = ss
+        .ack(
+            "send_message",
+            json!({ "conversationId": conv, "content": "are you there?" }),
+        )
+        .await;
+    assert_eq!(ack["data"]["sender"]["email"], Value::Null, "{ack}");
+    let (_, list) = server.get("/api/chat/conversations", &ts).await;
+    let listed = list["data"]["conversations"][0].to_string();
+    assert!(!listed.contains("@example.com"), "{listed}");
+
+    // The target comes and goes: the stranger is not told.
+    let st = server.socket(&tt).await;
+    st.close().await;
+    ss.assert_none("online_status", Duration::from_secs(1))
+        .await;
+
+    // Once the target writes back, they have taken part: the other side sees them.
+    let (status, reply) = server
+        .post(
+            "/api/chat/send",
+            &tt,
+            json!({ "receiverId": s, "content": "hi!" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{reply}");
+    let mut st = server.socket(&tt).await;
+    let online = ss.next("online_status").await;
+    assert_eq!(online["userId"], t);
+    assert_eq!(online["isOnline"], true);
+    // And the stranger, who wrote first, was seen by the target all along.
+    ss.close().await;
+    let offline = st.next("online_status").await;
+    assert_eq!(offline["userId"], s);
+    assert_eq!(offline["isOnline"], false);
+    st.close().await;
     server.finish().await;
 }
 
@@ -712,8 +788,9 @@ async fn a_socket_is_disconnected_when_its_token_expires() {
     let server = TestServer::start_with(db, |c| c.jwt_leeway_secs = 0).await;
     let (a, b, c) = (uid(), uid(), uid());
     let ta = server.token(a.clone());
-    conversation(&server, &ta, &b).await;
-    conversation(&server, &ta, &c).await;
+    // B and C write to A, so A sees their presence.
+    conversation(&server, &server.token(b.clone()), &a).await;
+    conversation(&server, &server.token(c.clone()), &a).await;
     let mut sa = server.socket(&ta).await;
     // B's exp is an integer; C's a float, as PyJWT writes `time.time() + 2`.
     let short = common::token_for(json!({ "sub": b, "exp": common::exp_in(2) }));

@@ -209,7 +209,7 @@ async fn seed_on(
     }
     for chunk in members.chunks(BATCH as usize) {
         participant::Entity::insert_many(chunk.iter().map(|&(conversation_id, user)| {
-            participant::ActiveModel::member(conversation_id, user.to_string(), now)
+            participant::ActiveModel::member(conversation_id, user.to_string(), now, true)
         }))
         .exec(&txn)
         .await?;

@@ -27,6 +27,10 @@ pub struct Model {
     pub archived_at: Option<DateTimeUtc>,
     /// When the user left, if they did; a user who left is no longer a participant.
     pub left_at: Option<DateTimeUtc>,
+    /// When the user took part: sent in the conversation, or joined the group. A direct
+    /// conversation someone else opened is not accepted until the user writes in it; the user's
+    /// presence is shown only in conversations they accepted.
+    pub accepted_at: Option<DateTimeUtc>,
 }
 
 /// No navigable relations are declared; queries join explicitly.
@@ -36,8 +40,9 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl ActiveModel {
-    /// A new ordinary member of `conversation_id`, joined at `now`, who has read nothing yet.
-    pub fn member(conversation_id: i64, user_id: String, now: DateTimeUtc) -> Self {
+    /// A new ordinary member of `conversation_id`, joined at `now`, who has read nothing yet;
+    /// `accepted` when they took part from the start (they opened it, or joined a group).
+    pub fn member(conversation_id: i64, user_id: String, now: DateTimeUtc, accepted: bool) -> Self {
         Self {
             conversation_id: sea_orm::Set(conversation_id),
             user_id: sea_orm::Set(user_id),
@@ -47,6 +52,7 @@ impl ActiveModel {
             last_read_at: sea_orm::Set(None),
             archived_at: sea_orm::Set(None),
             left_at: sea_orm::Set(None),
+            accepted_at: sea_orm::Set(accepted.then_some(now)),
         }
     }
 }

@@ -9,6 +9,7 @@ pub use sea_orm_migration;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_chat_tables;
+mod m20261207_000001_add_participant_accepted_at;
 
 /// The ordered list of parley's migrations.
 #[derive(Debug)]
@@ -17,6 +18,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_chat_tables::Migration)]
+        vec![
+            Box::new(m20261121_000001_create_chat_tables::Migration),
+            Box::new(m20261207_000001_add_participant_accepted_at::Migration),
+        ]
     }
 }

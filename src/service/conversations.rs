@@ -10,7 +10,7 @@ use sea_orm::{
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
-use crate::service::messages::ConvRef;
+use crate::service::messages::{ConvRef, Member};
 use crate::service::views::{ConversationView, Page, PageRequest, ReadReceipt, UnreadView};
 use crate::service::{Chat, ChatEvents, settle, users};
 
@@ -25,20 +25,25 @@ impl Chat {
         participant_of(&self.db, user, conversation_id).await
     }
 
-    /// [`Chat::require_participant`] for the send path: what a send needs of the conversation,
-    /// from the membership cache when this process saw the membership in the last minute.
+    /// [`Chat::require_participant`] for the send path: what a send needs of the conversation
+    /// and the membership, from the membership cache when this process saw the membership in
+    /// the last minute.
     pub(crate) async fn member_conversation(
         &self,
         user: &UserId,
         conversation_id: i64,
-    ) -> AppResult<ConvRef> {
+    ) -> AppResult<Member> {
         let key = (conversation_id, user.key().to_owned());
-        if let Some(conv) = self.caches.members.get(&key) {
-            return Ok(conv);
+        if let Some(member) = self.caches.members.get(&key) {
+            return Ok(member);
         }
-        let conv = ConvRef::of(&participant_of(&self.db, user, conversation_id).await?);
-        self.caches.members.put(key, conv.clone());
-        Ok(conv)
+        let (conv, participant) = membership(&self.db, user, conversation_id).await?;
+        let member = Member {
+            conv: ConvRef::of(&conv),
+            accepted: participant.accepted_at.is_some(),
+        };
+        self.caches.members.put(key, member.clone());
+        Ok(member)
     }
 
     /// The direct conversation of an ordered pair, if it exists (cached once found: a pair's
@@ -218,13 +223,16 @@ impl Chat {
             .collect()
     }
 
-    /// Everyone who shares a current conversation with `user`.
+    /// Who may see `user`'s presence: everyone in a current conversation `user` took part in
+    /// (wrote in, or joined as a group member). A stranger who only wrote to `user` is not
+    /// among them until `user` writes back.
     pub async fn partners_of(&self, user: &UserId) -> AppResult<Vec<UserId>> {
         let sql = "SELECT DISTINCT o.user_id AS user_id, u.id_is_number AS id_is_number \
                    FROM participants me \
                    JOIN participants o ON o.conversation_id = me.conversation_id \
                    JOIN users u ON u.id = o.user_id \
                    WHERE me.user_id = $1 AND o.user_id <> $1 \
+                   AND me.accepted_at IS NOT NULL \
                    AND me.left_at IS NULL AND o.left_at IS NULL";
         let rows = self
             .db

@@ -98,10 +98,33 @@ impl Chat {
     ) -> AppResult<Sent> {
         self.charge(sender)?;
         let input = self.validate(input)?;
-        let target = self.target(sender, &input).await?;
-        self.writers
-            .write(sender.clone(), target, input, Arc::new(events.clone()))
-            .await
+        let (target, first_part) = self.target(sender, &input).await?;
+        let known = match &target {
+            Target::Existing(conv) => Some(conv.clone()),
+            Target::NewDirect(..) => None,
+        };
+        let sent = self
+            .writers
+            .write(
+                sender.clone(),
+                target,
+                input,
+                first_part,
+                Arc::new(events.clone()),
+            )
+            .await?;
+        // The sender has now taken part; the next send needs no update.
+        if first_part && let Some(conv) = known {
+            let key = (conv.id, sender.key().to_owned());
+            self.caches.members.put(
+                key,
+                Member {
+                    conv,
+                    accepted: true,
+                },
+            );
+        }
+        Ok(sent)
     }
 
     /// A page of the conversation's messages, oldest first, for a participant.
@@ -194,7 +217,10 @@ impl Chat {
             }
         }
         .await;
-        let view = settle(txn, deleted).await?;
+        let view = self
+            .limits
+            .public_profile
+            .show_message(settle(txn, deleted).await?);
         events.message_deleted(&view).await;
         Ok(view)
     }
@@ -247,7 +273,9 @@ impl Chat {
 
     /// Where a send goes: a conversation the sender is in, or the direct conversation with the
     /// receiver, which may not exist yet. Answered from the caches when it can be.
-    async fn target(&self, sender: &UserId, input: &SendInput) -> AppResult<Target> {
+    /// Where a send goes, and whether it is the sender's first part in the conversation (a reply
+    /// to someone who opened a direct conversation with them, say).
+    async fn target(&self, sender: &UserId, input: &SendInput) -> AppResult<(Target, bool)> {
         if input
             .receiver
             .as_ref()
@@ -259,7 +287,7 @@ impl Chat {
         }
         match (input.conversation_id, &input.receiver) {
             (Some(id), receiver) => {
-                let conv = self.member_conversation(sender, id).await?;
+                let Member { conv, accepted } = self.member_conversation(sender, id).await?;
                 if let Some(r) = receiver
                     && conv.pair.is_some()
                     && conv.other(sender) != Some(r.key())
@@ -268,13 +296,16 @@ impl Chat {
                         "receiverId is not the other participant of conversation {id}"
                     )));
                 }
-                Ok(Target::Existing(conv))
+                Ok((Target::Existing(conv), !accepted))
             }
             (None, Some(receiver)) => {
                 let (first, second) = UserId::ordered_pair(sender, receiver);
                 match self.direct_conversation(first, second).await? {
-                    Some(conv) => Ok(Target::Existing(conv)),
-                    None => Ok(Target::NewDirect(first.clone(), second.clone())),
+                    Some(conv) => {
+                        let accepted = self.member_conversation(sender, conv.id).await?.accepted;
+                        Ok((Target::Existing(conv), !accepted))
+                    }
+                    None => Ok((Target::NewDirect(first.clone(), second.clone()), true)),
                 }
             }
             (None, None) => Err(AppError::validation(
@@ -330,6 +361,15 @@ impl Target {
             Self::NewDirect(first, second) => pair_key(first.key(), second.key()),
         }
     }
+}
+
+/// A user's membership of a conversation, as the send path needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct Member {
+    /// The conversation.
+    pub(crate) conv: ConvRef,
+    /// Whether the user has taken part in it (see `participants.accepted_at`).
+    pub(crate) accepted: bool,
 }
 
 /// What a send needs to know of a conversation; none of it changes once the conversation exists.
@@ -444,8 +484,9 @@ pub(crate) async fn create_direct(
     let conv = find_direct(txn, first, second)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("direct conversation after insert".to_owned()))?;
-    let members =
-        [first, second].map(|u| participant::ActiveModel::member(conv.id, u.key().to_owned(), now));
+    // Neither has taken part yet: the writer marks each sender who does (see `accept`).
+    let members = [first, second]
+        .map(|u| participant::ActiveModel::member(conv.id, u.key().to_owned(), now, false));
     participant::Entity::insert_many(members)
         .on_conflict(
             OnConflict::columns([
@@ -458,6 +499,23 @@ pub(crate) async fn create_direct(
         .exec_without_returning(txn)
         .await?;
     Ok(conv)
+}
+
+/// Records that `user` took part in the conversation (if they had not already).
+pub(crate) async fn accept(
+    txn: &DatabaseTransaction,
+    conversation_id: i64,
+    user: &UserId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    participant::Entity::update_many()
+        .col_expr(participant::Column::AcceptedAt, Expr::value(now))
+        .filter(participant::Column::ConversationId.eq(conversation_id))
+        .filter(participant::Column::UserId.eq(user.key()))
+        .filter(participant::Column::AcceptedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Marks a message deleted and, if the conversation's preview showed it, shows the latest one

@@ -26,7 +26,7 @@ pub use events::ChatEvents;
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 
-/// Limits on what clients may send.
+/// Limits on what clients may send, and on what they are shown of each other.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Longest message content, in characters.
@@ -35,6 +35,9 @@ pub struct Limits {
     pub send_rate_per_sec: u32,
     /// Sends and fan-out events a user may make at once.
     pub send_burst: u32,
+    /// The profile fields users are shown of each other (and of themselves, in the same
+    /// payloads).
+    pub public_profile: users::PublicFields,
 }
 
 /// The chat service: the database, the in-process caches and locks. Cheap to clone.
@@ -60,7 +63,7 @@ pub struct Chat {
 #[derive(Debug, Default)]
 struct Caches {
     /// `(conversation, user)` pairs known to be memberships.
-    members: cache::TtlCache<(i64, String), messages::ConvRef>,
+    members: cache::TtlCache<(i64, String), messages::Member>,
     /// Direct conversations by their ordered pair.
     directs: cache::TtlCache<(String, String), messages::ConvRef>,
     /// Users as stored.
@@ -83,7 +86,12 @@ impl Chat {
     ) -> Self {
         let order = Arc::new(messages::OrderLocks::default());
         let caches = Arc::new(Caches::default());
-        let writers = writer::Writers::start(writer_db, order.clone(), caches.profiles.clone());
+        let writers = writer::Writers::start(
+            writer_db,
+            order.clone(),
+            caches.profiles.clone(),
+            limits.public_profile,
+        );
         Self {
             rate: Arc::new(limits::UserRate::new(
                 limits.send_rate_per_sec,

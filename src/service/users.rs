@@ -10,7 +10,7 @@ use crate::error::AppResult;
 use crate::ids::UserId;
 use crate::service::Chat;
 use crate::service::cache::TtlCache;
-use crate::service::views::UserView;
+use crate::service::views::{MessageView, UserView};
 
 /// Display details a token may carry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -35,6 +35,88 @@ pub struct Identity {
     /// When the token stops being accepted (its `exp` plus the leeway), in Unix seconds. Every
     /// accepted token has one: `exp` is required.
     pub expires_at: u64,
+}
+
+/// The profile fields other users are shown (`PUBLIC_PROFILE_FIELDS`); the id always is. A
+/// field left out is sent as `null`, so every user object keeps its shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicFields {
+    /// `name`.
+    pub name: bool,
+    /// `username`.
+    pub username: bool,
+    /// `email`.
+    pub email: bool,
+    /// `avatar`.
+    pub avatar: bool,
+}
+
+impl Default for PublicFields {
+    /// Name, username and avatar: not the email.
+    fn default() -> Self {
+        Self {
+            name: true,
+            username: true,
+            email: false,
+            avatar: true,
+        }
+    }
+}
+
+impl PublicFields {
+    /// Every field.
+    pub const ALL: Self = Self {
+        name: true,
+        username: true,
+        email: true,
+        avatar: true,
+    };
+
+    /// Reads a comma-separated list of `name`, `username`, `email`, `avatar` (empty: none).
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut fields = Self {
+            name: false,
+            username: false,
+            email: false,
+            avatar: false,
+        };
+        for field in list.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            match field {
+                "name" => fields.name = true,
+                "username" => fields.username = true,
+                "email" => fields.email = true,
+                "avatar" => fields.avatar = true,
+                other => {
+                    return Err(format!(
+                        "PUBLIC_PROFILE_FIELDS: unknown field {other:?} \
+                         (use name, username, email, avatar)"
+                    ));
+                }
+            }
+        }
+        Ok(fields)
+    }
+
+    /// The view with only the public fields.
+    pub fn show(&self, mut view: UserView) -> UserView {
+        let keep = |on: bool, field: &mut Option<String>| {
+            if !on {
+                *field = None;
+            }
+        };
+        keep(self.name, &mut view.name);
+        keep(self.username, &mut view.username);
+        keep(self.email, &mut view.email);
+        keep(self.avatar, &mut view.avatar);
+        view
+    }
+
+    /// The message with only the public fields of its sender and receiver.
+    pub fn show_message(&self, mut message: MessageView) -> MessageView {
+        message.sender = self.show(message.sender);
+        message.receiver = message.receiver.map(|r| self.show(r));
+        message
+    }
 }
 
 /// User views by key, as last read or written by this process: a send does not read its
@@ -95,7 +177,8 @@ impl Chat {
         Ok(())
     }
 
-    /// Loads the users with these keys; unknown keys are left out.
+    /// Loads the users with these keys, as other users are shown them (only the public
+    /// fields); unknown keys are left out.
     pub(crate) async fn load_users<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -112,7 +195,10 @@ impl Chat {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|m| (m.id.clone(), UserView::from_model(m)))
+            .map(|m| {
+                let view = self.limits.public_profile.show(UserView::from_model(m));
+                (view.id.key().to_owned(), view)
+            })
             .collect())
     }
 }

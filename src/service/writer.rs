@@ -31,9 +31,9 @@ use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::events::MessageSink;
 use crate::service::messages::{
-    ConvRef, OrderLocks, SendInput, Target, create_direct, message_view, preview, same_send,
+    ConvRef, OrderLocks, SendInput, Target, accept, create_direct, message_view, preview, same_send,
 };
-use crate::service::users::{Profiles, insert_stub};
+use crate::service::users::{Profiles, PublicFields, insert_stub};
 use crate::service::views::{MessageView, Sent};
 use crate::service::{begin_write, settle};
 
@@ -49,6 +49,8 @@ pub(crate) struct Job {
     pub(crate) sender: UserId,
     pub(crate) target: Target,
     pub(crate) input: SendInput,
+    /// Whether this is the sender's first part in the conversation, to be recorded with it.
+    pub(crate) first_part: bool,
     /// Told of the message after its commit, before the answer.
     pub(crate) events: Arc<dyn MessageSink>,
     pub(crate) reply: oneshot::Sender<AppResult<Sent>>,
@@ -84,6 +86,7 @@ impl Writers {
         db: DatabaseConnection,
         order: Arc<OrderLocks>,
         profiles: Arc<Profiles>,
+        public: PublicFields,
     ) -> Self {
         let count = match db.get_database_backend() {
             DbBackend::Postgres => POSTGRES_WRITERS,
@@ -96,6 +99,7 @@ impl Writers {
                     db: db.clone(),
                     order: order.clone(),
                     profiles: profiles.clone(),
+                    public,
                 };
                 tokio::spawn(store.run(rx));
                 tx
@@ -110,6 +114,7 @@ impl Writers {
         sender: UserId,
         target: Target,
         input: SendInput,
+        first_part: bool,
         events: Arc<dyn MessageSink>,
     ) -> AppResult<Sent> {
         let stopped = || AppError::Internal("the message writer has stopped".to_owned());
@@ -119,6 +124,7 @@ impl Writers {
             sender,
             target,
             input,
+            first_part,
             events,
             reply,
         };
@@ -132,6 +138,8 @@ struct Store {
     db: DatabaseConnection,
     order: Arc<OrderLocks>,
     profiles: Arc<Profiles>,
+    /// What users are shown of each other.
+    public: PublicFields,
 }
 
 /// What became of one send in a batch.
@@ -202,6 +210,15 @@ impl Store {
                 }
             }
         }
+        // Everything told or answered from here on shows only the public profile fields.
+        let outcomes: Vec<Outcome> = outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Outcome::Created(view) => Outcome::Created(self.public.show_message(view)),
+                Outcome::Repeat(view) => Outcome::Repeat(self.public.show_message(view)),
+                failed @ Outcome::Failed(_) => failed,
+            })
+            .collect();
         // Broadcast everything first (in `seq` order), then answer: a sender that sees its
         // acknowledgement knows the room has been told.
         for (job, outcome) in jobs.iter().zip(&outcomes) {
@@ -281,6 +298,9 @@ impl Store {
                     }
                 }
             };
+            if job.first_part {
+                accept(txn, conv.id, &job.sender, now).await?;
+            }
             outcomes.push(None);
             fresh.push((i, conv));
         }
@@ -592,6 +612,7 @@ mod tests {
             db.clone(),
             Arc::new(OrderLocks::default()),
             Arc::new(Profiles::default()),
+            PublicFields::default(),
         );
         let told = Arc::new(Told::default());
         let pair = || Target::NewDirect(user(1), user(2));
@@ -609,7 +630,14 @@ mod tests {
         sends.push((pair(), input("m3", Some("k3"))));
         sends.push((pair(), input("other", Some("k4"))));
         let answers = join_all(sends.into_iter().map(|(target, input)| {
-            writers.write(user(1), target, input, told.clone() as Arc<dyn MessageSink>)
+            let first = matches!(target, Target::NewDirect(..));
+            writers.write(
+                user(1),
+                target,
+                input,
+                first,
+                told.clone() as Arc<dyn MessageSink>,
+            )
         }))
         .await;
 

@@ -18,7 +18,8 @@ test('partners see a user come online with the first socket and go offline with 
   const alice = newUser();
   const bob = newUser();
   const stranger = newUser();
-  await openConversation(alice, bob);
+  // Bob writes to alice: he took part, so she sees his presence (a stranger never does).
+  await openConversation(bob, alice);
   const aliceSocket = await connect(t, alice.token);
   const strangerSocket = await connect(t, stranger.token);
   const isBob = (p) => p.userId === bob.id;

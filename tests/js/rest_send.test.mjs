@@ -139,7 +139,7 @@ test('POST /send with conversationId instead of receiverId', async () => {
   assert.equal(m2.receiver_id, bob.id);
 });
 
-test('display claims of the token appear in sender objects', async () => {
+test('display claims of the token appear in sender objects, all but the email (not public)', async () => {
   const alice = newUser({
     name: 'Ada Lovelace',
     claims: { username: 'ada', email: 'ada@example.com', picture: 'https://example.com/ada.png' },
@@ -150,7 +150,7 @@ test('display claims of the token appear in sender objects', async () => {
     id: alice.id,
     name: 'Ada Lovelace',
     username: 'ada',
-    email: 'ada@example.com',
+    email: null,
     avatar: 'https://example.com/ada.png',
   });
   const list = await listMessages(bob, m.conversation_id);

@@ -31,6 +31,8 @@ test('string user ids round-trip through REST and socket payloads', async (t) =>
   assertUserObject(first.sender, { id: alice.id, name: 'Alice' });
   const conversationId = first.conversation_id;
   assert.equal(typeof conversationId, 'number', 'conversation ids stay numbers');
+  // Bob writes back: he has taken part, so alice may see his presence.
+  await restSend(bob, { receiverId: alice.id, content: 'hi alice' });
 
   const bobSocket = await connect(t, bob.token);
   const up = await online;
@@ -73,7 +75,7 @@ test('string user ids round-trip through REST and socket payloads', async (t) =>
   assert.equal((await read).userId, alice.id);
 
   const data = await listMessages(bob, conversationId);
-  assert.deepEqual(data.messages.map((x) => x.sender_id), [alice.id, alice.id, bob.id]);
+  assert.deepEqual(data.messages.map((x) => x.sender_id), [alice.id, bob.id, alice.id, bob.id]);
   const convs = await chat('GET', '/conversations', { token: bob.token });
   const conv = convs.body.data.conversations[0];
   assert.deepEqual([conv.participant_1_id, conv.participant_2_id].sort(), [alice.id, bob.id].sort());
