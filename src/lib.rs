@@ -110,6 +110,7 @@ pub async fn run(
     let typing = Arc::new(Typing::new(config.typing_timeout()));
 
     let expiries = Arc::new(socket::Expiries::default());
+    let intake = Arc::new(socket::Intake::default());
     let (io_layer, io) = SocketIo::builder()
         .max_payload(config.max_payload_bytes)
         // The same bound on WebSocket messages: a larger one closes the connection.
@@ -119,6 +120,7 @@ pub async fn run(
         .with_state(app.clone())
         .with_state(typing)
         .with_state(expiries.clone())
+        .with_state(intake.clone())
         .build_layer();
     socket::register(&io, expiries);
 
@@ -138,12 +140,26 @@ pub async fn run(
         }
     });
 
-    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    // Shutdown, in order: stop taking socket events and connections; let every event taken
+    // finish and answer (its acknowledgement is queued ahead of the close); close the sockets;
+    // stop accepting HTTP and let in-flight requests finish; close the database. All within
+    // SHUTDOWN_TIMEOUT_SECS of the signal.
+    let grace = config.shutdown_timeout();
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(None);
     let closing_io = io.clone();
     let signal = async move {
         shutdown.await;
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = stopping_tx.send(Some(deadline));
+        tracing::info!("shutting down: finishing the socket events in flight");
+        intake.close();
+        if tokio::time::timeout_at(deadline, intake.drained())
+            .await
+            .is_err()
+        {
+            tracing::warn!("socket events still running after {grace:?}; closing anyway");
+        }
         tracing::info!("shutting down: closing sockets");
-        let _ = stopping_tx.send(true);
         closing_io.close().await;
     };
     let serve = axum::serve(listener, router).with_graceful_shutdown(signal);
@@ -151,12 +167,17 @@ pub async fn run(
         database = %config::redact_url(&config.database_url),
         "parley listening on http://{local}"
     );
-    let grace = config.shutdown_timeout();
     tokio::select! {
         result = serve.into_future() => result?,
         _ = async {
-            let _ = stopping.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
+            let deadline = match stopping.wait_for(Option::is_some).await {
+                Ok(deadline) => *deadline,
+                Err(_) => None,
+            };
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
         } => tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway"),
     }
     if let Some(writer_db) = writer_db {

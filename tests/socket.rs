@@ -880,3 +880,121 @@ async fn every_send_committed_during_shutdown_is_answered() {
     );
     server.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_socket_send_committed_during_shutdown_is_acknowledged() {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::sync::mpsc;
+
+    let db = TestDb::fresh().await;
+    let server = TestServer::start_with(db, |c| c.send_rate_per_sec = 0).await;
+    let b = uid();
+    let clients = 24;
+    let mut convs = Vec::new();
+    let mut sockets = Vec::new();
+    for _ in 0..clients {
+        let token = server.token(uid());
+        convs.push(conversation(&server, &token, &b).await);
+        sockets.push(server.socket(&token).await);
+    }
+    // Each client sends one message after another (each with its client id) until the server
+    // stops; with 24 of them, sends are always in flight.
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let (answers, mut answered) = mpsc::unbounded_channel::<(String, Value)>();
+    let mut senders = Vec::new();
+    for (c, (socket, conv)) in sockets.into_iter().zip(convs.clone()).enumerate() {
+        let (stop, answers) = (stop.clone(), answers.clone());
+        senders.push(tokio::spawn(async move {
+            for i in 0.. {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let content = format!("c{c}-m{i}");
+                let body =
+                    json!({ "conversationId": conv, "content": content, "clientMsgId": content });
+                match socket.try_ack("send_message", body).await {
+                    Some(ack) => {
+                        let refused = ack["success"] != true;
+                        let _ = answers.send((content, ack));
+                        if refused {
+                            break;
+                        }
+                    }
+                    None => break,
+                }
+            }
+            socket
+        }));
+    }
+    drop(answers);
+    // Stop once sends are flowing.
+    let mut acked = BTreeSet::new();
+    let mut refused = Vec::new();
+    let mut note = |content: String, ack: Value| {
+        if ack["success"] == true {
+            acked.insert(content);
+        } else {
+            refused.push(ack["error"]["code"].clone());
+        }
+    };
+    let mut seen = 0;
+    while seen < 200 {
+        let (content, ack) = tokio::time::timeout(WAIT, answered.recv())
+            .await
+            .expect("sends are answered")
+            .unwrap();
+        note(content, ack);
+        seen += 1;
+    }
+    let db = server.stop().await;
+    stop.store(true, Ordering::SeqCst);
+    // Every sender ends: answered, refused, or cut off when the server closed its socket.
+    for sender in senders {
+        let socket = tokio::time::timeout(Duration::from_secs(15), sender)
+            .await
+            .expect("a sender did not end")
+            .unwrap();
+        socket.close().await;
+    }
+    while let Ok((content, ack)) = answered.try_recv() {
+        note(content, ack);
+    }
+    assert!(
+        refused.iter().all(|code| code == "UNAVAILABLE"),
+        "refused at shutdown with UNAVAILABLE only: {refused:?}"
+    );
+
+    let server = TestServer::start_with(db, |_| {}).await;
+    let token_b = server.token(b.clone());
+    let mut stored = BTreeSet::new();
+    for conv in convs {
+        let mut after = 0;
+        loop {
+            let (status, page) = server
+                .get(
+                    &format!("/api/chat/conversations/{conv}/messages?limit=100&after_seq={after}"),
+                    &token_b,
+                )
+                .await;
+            assert_eq!(status, 200, "{page}");
+            let messages = page["data"]["messages"].as_array().unwrap().clone();
+            let Some(last) = messages.last() else { break };
+            after = last["seq"].as_i64().unwrap();
+            for m in &messages {
+                if let Some(key) = m["client_msg_id"].as_str() {
+                    assert!(stored.insert(key.to_owned()), "stored twice: {key}");
+                }
+            }
+        }
+    }
+    let unanswered: Vec<&String> = stored.difference(&acked).collect();
+    assert!(
+        unanswered.is_empty(),
+        "committed but never acknowledged: {unanswered:?} of {} stored",
+        stored.len()
+    );
+    let lost: Vec<&String> = acked.difference(&stored).collect();
+    assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
+    server.finish().await;
+}

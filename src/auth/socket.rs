@@ -3,7 +3,10 @@
 use serde_json::Value;
 use socketioxide::extract::{SocketRef, State, TryData};
 
+use std::sync::Arc;
+
 use crate::auth::bearer;
+use crate::socket::Intake;
 use crate::state::AppState;
 
 /// Why a connection was refused; its text is the client's `connect_error` message.
@@ -21,8 +24,14 @@ impl std::fmt::Display for Refused {
 pub async fn authenticate(
     socket: SocketRef,
     State(app): State<AppState>,
+    State(intake): State<Arc<Intake>>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
+    if intake.is_closed() {
+        return Err(Refused(
+            "the server is shutting down: connect again".to_owned(),
+        ));
+    }
     let token = token_from(&socket, auth.ok().as_ref())
         .ok_or_else(|| Refused("missing token: pass auth.token".to_owned()))?;
     let identity = app

@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ pub struct SocketCtx {
     pub emitter: Emitter,
     /// Typing indicators.
     pub typing: Arc<Typing>,
+    /// Whether the server still takes events, and how many it has not answered yet.
+    intake: Arc<Intake>,
     queue: Mutex<Queue>,
     presence: Mutex<Presence>,
 }
@@ -100,6 +103,61 @@ impl SocketCtx {
             if AssertUnwindSafe(job).catch_unwind().await.is_err() {
                 tracing::error!(user = %self.identity.user, "an event handler panicked");
             }
+        }
+    }
+}
+
+/// The server's intake of client events: how many were taken and not answered yet, over every
+/// socket, and whether new ones are still taken. At shutdown it closes first, and the sockets
+/// are closed only once every event taken before has been answered (or the grace period ran
+/// out), so a send in flight either commits and gets its acknowledgement, or is refused before
+/// it is done.
+#[derive(Debug, Default)]
+pub struct Intake {
+    closed: AtomicBool,
+    pending: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl Intake {
+    /// Takes an event, unless the intake is closed. The event counts as pending until the
+    /// returned ticket is dropped.
+    fn admit(self: &Arc<Self>) -> Option<Ticket> {
+        // Counted before the check: `drained` cannot miss an event admitted as it closes.
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        let ticket = Ticket(self.clone());
+        (!self.closed.load(Ordering::SeqCst)).then_some(ticket)
+    }
+
+    /// Whether new events and connections are refused.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Stops taking events (and connections); those taken before still run.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Completes when every event taken has been answered.
+    pub async fn drained(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.pending.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+/// One pending event of an [`Intake`]; dropped when the event has been answered.
+struct Ticket(Arc<Intake>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.0.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
         }
     }
 }
@@ -187,6 +245,7 @@ async fn prepare(
     State(app): State<AppState>,
     State(typing): State<Arc<Typing>>,
     State(expiries): State<Arc<Expiries>>,
+    State(intake): State<Arc<Intake>>,
     Extension(identity): Extension<Identity>,
 ) -> Result<(), std::convert::Infallible> {
     expiries.watch(identity.expires_at, socket.id);
@@ -195,6 +254,7 @@ async fn prepare(
         identity,
         emitter: Emitter::new(io),
         typing,
+        intake,
         queue: Mutex::default(),
         presence: Mutex::new(Presence::New),
     });
@@ -309,8 +369,17 @@ where
             TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id);
         let payload = data.map_err(|e| e.to_string());
         let reply = Reply::new(self.event, &s, &mut v, ack_id);
+        let Some(ticket) = self.ctx.intake.admit() else {
+            reply.send::<()>(Err(AppError::Unavailable(
+                "the server is shutting down".to_owned(),
+            )));
+            return;
+        };
         let work = (self.handler)(self.ctx.clone(), SocketRef::from(s.clone()), payload);
-        let job: Job = Box::pin(async move { reply.send(work.await) });
+        let job: Job = Box::pin(async move {
+            reply.send(work.await);
+            drop(ticket);
+        });
         if !self.ctx.enqueue(job) {
             Reply::new(self.event, &s, &mut v, ack_id).send::<()>(Err(AppError::RateLimited(
                 "too many events waiting on this connection; slow down".to_owned(),

@@ -326,9 +326,18 @@ impl SocketClient {
 
     /// Emits and waits for the acknowledgement.
     pub async fn ack(&self, event: &str, data: Value) -> Value {
+        self.try_ack(event, data)
+            .await
+            .unwrap_or_else(|| panic!("no ack for {event} within 5 s"))
+    }
+
+    /// Emits and waits up to 5 s for the acknowledgement; `None` when none came (the connection
+    /// closed, say).
+    pub async fn try_ack(&self, event: &str, data: Value) -> Option<Value> {
         let (tx, rx) = oneshot::channel();
         let tx = std::sync::Mutex::new(Some(tx));
-        self.client
+        let sent = self
+            .client
             .emit_with_ack(event, data, WAIT, move |payload, _| {
                 if let (Payload::Text(mut v), Ok(mut slot)) = (payload, tx.lock())
                     && let Some(tx) = slot.take()
@@ -347,12 +356,9 @@ impl SocketClient {
                 }
                 async {}.boxed()
             })
-            .await
-            .unwrap();
-        tokio::time::timeout(WAIT, rx)
-            .await
-            .unwrap_or_else(|_| panic!("no ack for {event} within 5 s"))
-            .unwrap()
+            .await;
+        sent.ok()?;
+        tokio::time::timeout(WAIT, rx).await.ok()?.ok()
     }
 
     /// Emits without asking for an acknowledgement.
