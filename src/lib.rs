@@ -13,6 +13,9 @@
 //! - [`http`]: REST adapters under `/api/chat`.
 //! - [`socket`]: Socket.IO adapters and the one emit module with every event name.
 //! - [`state`]: [`AppState`](state::AppState), shared by both doors.
+//! - [`serve`]: the accept loop under both doors: the connection cap, header and body
+//!   timeouts, each connection's [`ConnectionCloser`](serve::ConnectionCloser), and shutdown
+//!   in steps (stop accepting, then drain with a deadline).
 //!
 //! [`run`] serves on a listener it is given until a shutdown future completes.
 
@@ -22,6 +25,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod serve;
 pub mod service;
 pub mod socket;
 pub mod state;
@@ -32,7 +36,6 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method};
-use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -40,6 +43,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
+use crate::serve::{Drained, Server};
 use crate::service::{Chat, Limits};
 use crate::socket::typing::Typing;
 use crate::state::AppState;
@@ -113,6 +117,10 @@ pub async fn run(
         .ws_max_message_size(usize::try_from(config.max_payload_bytes).unwrap_or(usize::MAX))
         .ws_max_frame_size(usize::try_from(config.max_payload_bytes).unwrap_or(usize::MAX))
         .ws_read_buffer_size(WS_READ_BUFFER)
+        // A client that opened a session has this long to join (send CONNECT), or to finish
+        // upgrading it to WebSocket, like a request head.
+        .connect_timeout(config.header_timeout())
+        .upgrade_timeout(config.header_timeout())
         .with_state(app.clone())
         .with_state(typing)
         .with_state(expiries.clone())
@@ -128,33 +136,24 @@ pub async fn run(
         .layer(TraceLayer::new_for_http())
         .layer(cors(&config.cors_origins)?);
 
-    let listener = listener.tap_io(|tcp| {
-        // Without it, the second of two quick emits to a client waits ~40 ms (Nagle).
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-
-    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
-    let closing_io = io.clone();
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: closing sockets");
-        let _ = stopping_tx.send(true);
-        closing_io.close().await;
-    };
-    let serve = axum::serve(listener, router).with_graceful_shutdown(signal);
+    let mut server = Server::start(listener, router, &serve::Limits::from_config(&config));
     tracing::info!(
         database = %config::redact_url(&config.database_url),
         "parley listening on http://{local}"
     );
+    shutdown.await;
+
     let grace = config.shutdown_timeout();
-    tokio::select! {
-        result = serve.into_future() => result?,
-        _ = async {
-            let _ = stopping.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway"),
+    let deadline = tokio::time::Instant::now() + grace;
+    tracing::info!("shutting down: closing sockets");
+    server.stop_accepting().await;
+    if tokio::time::timeout_at(deadline, io.close()).await.is_err() {
+        tracing::warn!("sockets did not close within {grace:?}");
+    }
+    if let Drained::Cut(connections) = server.drain(deadline).await {
+        tracing::warn!(
+            "in-flight requests did not finish within {grace:?}; cut {connections} connections"
+        );
     }
     if let Some(writer_db) = writer_db {
         writer_db.close().await?;
