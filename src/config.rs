@@ -128,10 +128,31 @@ pub struct Config {
         global = true
     )]
     pub shutdown_timeout_secs: u64,
+
+    /// Milliseconds a connection has to send a complete request head, whether it is new or
+    /// idle between two requests, and then the request's body; also the time a Socket.IO client
+    /// has to join after opening its session, or to finish upgrading it to WebSocket.
+    #[arg(
+        long,
+        env = "HTTP_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub http_header_timeout_ms: u64,
+
+    /// Most client connections open at once, HTTP and WebSocket alike; past it, new ones wait
+    /// in the listen backlog. 0: the open-file limit less a reserve for the database and the
+    /// process.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 0, global = true)]
+    pub max_connections: usize,
 }
 
 /// Longest accepted `TYPING_TIMEOUT_MS`: an hour.
 const MAX_TYPING_TIMEOUT_MS: u64 = 3_600_000;
+/// Accepted `HTTP_HEADER_TIMEOUT_MS`: a tenth of a second to ten minutes.
+const HTTP_HEADER_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=600_000;
+/// Largest accepted `MAX_CONNECTIONS`.
+const MAX_MAX_CONNECTIONS: usize = 10_000_000;
 
 impl Config {
     /// Checks the settings that could not work: an empty secret, zero or absurd limits.
@@ -173,6 +194,18 @@ impl Config {
                     .to_owned(),
             );
         }
+        if !HTTP_HEADER_TIMEOUT_MS.contains(&self.http_header_timeout_ms) {
+            return Err(format!(
+                "HTTP_HEADER_TIMEOUT_MS must be between {} and {}",
+                HTTP_HEADER_TIMEOUT_MS.start(),
+                HTTP_HEADER_TIMEOUT_MS.end()
+            ));
+        }
+        if self.max_connections > MAX_MAX_CONNECTIONS {
+            return Err(format!(
+                "MAX_CONNECTIONS must be at most {MAX_MAX_CONNECTIONS} (0: automatic)"
+            ));
+        }
         Ok(warnings)
     }
 
@@ -184,6 +217,11 @@ impl Config {
     /// How long shutdown waits for in-flight requests.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    /// How long a connection has to send a request head, and then its body.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_header_timeout_ms)
     }
 
     /// A configuration with every default and the given secret, for tests and embedding.
@@ -209,6 +247,8 @@ impl Config {
             typing_timeout_ms: 5_000,
             cors_origins: "*".to_owned(),
             shutdown_timeout_secs: 10,
+            http_header_timeout_ms: 10_000,
+            max_connections: 0,
         }
     }
 }
@@ -239,6 +279,8 @@ impl std::fmt::Debug for Config {
             .field("typing_timeout_ms", &self.typing_timeout_ms)
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("http_header_timeout_ms", &self.http_header_timeout_ms)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -275,6 +317,26 @@ mod tests {
         let mut zero = Config::with_defaults(None);
         zero.max_message_length = 0;
         assert!(zero.check().is_err());
+    }
+
+    #[test]
+    fn connection_limits_must_be_sane() {
+        let mut config = Config::with_defaults(None);
+        for (ms, ok) in [
+            (0, false),
+            (99, false),
+            (100, true),
+            (600_000, true),
+            (600_001, false),
+        ] {
+            config.http_header_timeout_ms = ms;
+            assert_eq!(config.check().is_ok(), ok, "HTTP_HEADER_TIMEOUT_MS={ms}");
+        }
+        config.http_header_timeout_ms = 10_000;
+        config.max_connections = 0;
+        assert!(config.check().is_ok());
+        config.max_connections = usize::MAX;
+        assert!(config.check().is_err());
     }
 
     #[test]

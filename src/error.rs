@@ -28,6 +28,9 @@ pub enum AppError {
     /// Clashes with what is already stored.
     #[error("{0}")]
     Conflict(String),
+    /// A request body that did not arrive within `HTTP_HEADER_TIMEOUT_MS`.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A request body over the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -80,6 +83,7 @@ impl AppError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
+            Self::RequestTimeout(_) => "REQUEST_TIMEOUT",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unprocessable(_) => "UNPROCESSABLE",
             Self::RateLimited(_) => "RATE_LIMITED",
@@ -97,6 +101,7 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -199,6 +204,7 @@ mod tests {
                 "METHOD_NOT_ALLOWED",
             ),
             (AppError::Conflict("c".into()), 409, "CONFLICT"),
+            (AppError::RequestTimeout("t".into()), 408, "REQUEST_TIMEOUT"),
             (
                 AppError::PayloadTooLarge("p".into()),
                 413,

@@ -13,6 +13,9 @@
 //! - [`http`]: REST adapters under `/api/chat`.
 //! - [`socket`]: Socket.IO adapters and the one emit module with every event name.
 //! - [`state`]: [`AppState`](state::AppState), shared by both doors.
+//! - [`serve`]: the accept loop under both doors: the connection cap, header and body
+//!   timeouts, each connection's [`ConnectionCloser`](serve::ConnectionCloser), and shutdown
+//!   in steps (stop accepting, then drain with a deadline).
 //!
 //! [`run`] serves on a listener it is given until a shutdown future completes.
 
@@ -22,6 +25,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod serve;
 pub mod service;
 pub mod socket;
 pub mod state;
@@ -32,7 +36,6 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method};
-use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -40,6 +43,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
+use crate::serve::{Drained, Server};
 use crate::service::users::PublicFields;
 use crate::service::{Chat, Limits};
 use crate::socket::typing::Typing;
@@ -117,6 +121,10 @@ pub async fn run(
         .ws_max_message_size(usize::try_from(config.max_payload_bytes).unwrap_or(usize::MAX))
         .ws_max_frame_size(usize::try_from(config.max_payload_bytes).unwrap_or(usize::MAX))
         .ws_read_buffer_size(WS_READ_BUFFER)
+        // A client that opened a session has this long to join (send CONNECT), or to finish
+        // upgrading it to WebSocket, like a request head.
+        .connect_timeout(config.header_timeout())
+        .upgrade_timeout(config.header_timeout())
         .with_state(app.clone())
         .with_state(typing)
         .with_state(expiries.clone())
@@ -133,52 +141,36 @@ pub async fn run(
         .layer(TraceLayer::new_for_http())
         .layer(cors(&config.cors_origins)?);
 
-    let listener = listener.tap_io(|tcp| {
-        // Without it, the second of two quick emits to a client waits ~40 ms (Nagle).
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-
-    // Shutdown, in order: stop taking socket events and connections; let every event taken
-    // finish and answer (its acknowledgement is queued ahead of the close); close the sockets;
-    // stop accepting HTTP and let in-flight requests finish; close the database. All within
-    // SHUTDOWN_TIMEOUT_SECS of the signal.
-    let grace = config.shutdown_timeout();
-    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(None);
-    let closing_io = io.clone();
-    let signal = async move {
-        shutdown.await;
-        let deadline = tokio::time::Instant::now() + grace;
-        let _ = stopping_tx.send(Some(deadline));
-        tracing::info!("shutting down: finishing the socket events in flight");
-        intake.close();
-        if tokio::time::timeout_at(deadline, intake.drained())
-            .await
-            .is_err()
-        {
-            tracing::warn!("socket events still running after {grace:?}; closing anyway");
-        }
-        tracing::info!("shutting down: closing sockets");
-        closing_io.close().await;
-    };
-    let serve = axum::serve(listener, router).with_graceful_shutdown(signal);
+    let mut server = Server::start(listener, router, &serve::Limits::from_config(&config));
     tracing::info!(
         database = %config::redact_url(&config.database_url),
         "parley listening on http://{local}"
     );
-    tokio::select! {
-        result = serve.into_future() => result?,
-        _ = async {
-            let deadline = match stopping.wait_for(Option::is_some).await {
-                Ok(deadline) => *deadline,
-                Err(_) => None,
-            };
-            match deadline {
-                Some(deadline) => tokio::time::sleep_until(deadline).await,
-                None => std::future::pending().await,
-            }
-        } => tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway"),
+    shutdown.await;
+
+    // Shutdown, in order, all within SHUTDOWN_TIMEOUT_SECS of the signal: stop accepting
+    // connections; refuse new socket events and let every event taken finish and answer (its
+    // acknowledgement is queued ahead of the close); close the sockets; let in-flight HTTP
+    // requests finish; close the database.
+    let grace = config.shutdown_timeout();
+    let deadline = tokio::time::Instant::now() + grace;
+    server.stop_accepting().await;
+    tracing::info!("shutting down: finishing the socket events in flight");
+    intake.close();
+    if tokio::time::timeout_at(deadline, intake.drained())
+        .await
+        .is_err()
+    {
+        tracing::warn!("socket events still running after {grace:?}; closing anyway");
+    }
+    tracing::info!("shutting down: closing sockets");
+    if tokio::time::timeout_at(deadline, io.close()).await.is_err() {
+        tracing::warn!("sockets did not close within {grace:?}");
+    }
+    if let Drained::Cut(connections) = server.drain(deadline).await {
+        tracing::warn!(
+            "in-flight requests did not finish within {grace:?}; cut {connections} connections"
+        );
     }
     if let Some(writer_db) = writer_db {
         writer_db.close().await?;

@@ -1,0 +1,94 @@
+//! A request body with a deadline: the whole body must have arrived by then, however it
+//! trickles in (a timeout between frames would let one byte every few seconds through).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use super::conn::ConnectionCloser;
+
+/// Why a [`DeadlineBody`] failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BodyError {
+    /// The connection failed or the client sent a malformed body.
+    #[error(transparent)]
+    Read(#[from] hyper::Error),
+    /// The body was not complete by its deadline.
+    #[error("the request body did not arrive in time")]
+    Late,
+}
+
+/// `Incoming` that fails with [`BodyError::Late`] once its deadline passes, and marks its
+/// connection so that the request is answered `408` and the connection closed.
+///
+/// The timer is only armed when the body has to wait for the network, so a request whose body
+/// is already there (or empty) allocates nothing for it.
+pub(super) struct DeadlineBody {
+    body: Incoming,
+    deadline: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
+    connection: ConnectionCloser,
+}
+
+impl DeadlineBody {
+    /// `body`, which must be complete by `deadline`.
+    pub(super) fn new(body: Incoming, deadline: Instant, connection: ConnectionCloser) -> Self {
+        Self {
+            body,
+            deadline,
+            timer: None,
+            connection,
+        }
+    }
+
+    fn late(&mut self) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        self.connection.mark_body_late();
+        Poll::Ready(Some(Err(BodyError::Late)))
+    }
+}
+
+impl std::fmt::Debug for DeadlineBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadlineBody")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        // Checked before reading too: a body that never has to wait still ends at its deadline.
+        if Instant::now() >= this.deadline {
+            return this.late();
+        }
+        if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(BodyError::from)));
+        }
+        let deadline = this.deadline;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.as_mut().poll(cx).is_ready() {
+            return this.late();
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
