@@ -84,6 +84,17 @@ pub struct Config {
     #[arg(long, env = "MAX_PAYLOAD_BYTES", default_value_t = 128 * 1024, global = true)]
     pub max_payload_bytes: u64,
 
+    /// Packets (answers and events) the server holds for one Socket.IO connection that has not
+    /// read them yet; past that the client is not keeping up, and its connection is closed
+    /// (it reconnects and catches up by `seq`). Memory is taken only as packets wait.
+    #[arg(
+        long,
+        env = "SOCKET_BUFFER_PACKETS",
+        default_value_t = 1_024,
+        global = true
+    )]
+    pub socket_buffer_packets: usize,
+
     /// Largest REST request body in bytes; a larger one gets 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 128 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -181,6 +192,9 @@ impl Config {
                 "TYPING_TIMEOUT_MS must be between 1 and {MAX_TYPING_TIMEOUT_MS}"
             ));
         }
+        if !(16..=1_000_000).contains(&self.socket_buffer_packets) {
+            return Err("SOCKET_BUFFER_PACKETS must be between 16 and 1000000".to_owned());
+        }
         let timeouts = [self.db_acquire_timeout_ms, self.sqlite_busy_timeout_ms];
         if timeouts.iter().any(|t| *t == 0 || *t > 600_000) {
             return Err(
@@ -241,6 +255,7 @@ impl Config {
             max_message_length: 10_000,
             max_payload_bytes: 128 * 1024,
             max_body_bytes: 128 * 1024,
+            socket_buffer_packets: 1_024,
             send_rate_per_sec: 20,
             send_burst: 60,
             public_profile_fields: "name,username,avatar".to_owned(),
@@ -273,6 +288,7 @@ impl std::fmt::Debug for Config {
             .field("max_message_length", &self.max_message_length)
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("socket_buffer_packets", &self.socket_buffer_packets)
             .field("send_rate_per_sec", &self.send_rate_per_sec)
             .field("send_burst", &self.send_burst)
             .field("public_profile_fields", &self.public_profile_fields)

@@ -125,6 +125,7 @@ pub async fn run(
         // upgrading it to WebSocket, like a request head.
         .connect_timeout(config.header_timeout())
         .upgrade_timeout(config.header_timeout())
+        .max_buffer_size(config.socket_buffer_packets)
         .with_state(app.clone())
         .with_state(typing)
         .with_state(expiries.clone())

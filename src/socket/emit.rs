@@ -1,5 +1,10 @@
 //! The wire vocabulary of the server: every event name, every room name, and every payload the
 //! server emits, in one file. [`Emitter`] turns the service's domain events into broadcasts.
+//!
+//! A broadcast is serialized once and handed to each socket it reaches, one by one, so that a
+//! socket that cannot take it (its outgoing buffer of `SOCKET_BUFFER_PACKETS` is full: the client
+//! stopped reading) is known: its connection is closed ([`crate::socket::cut_off`]) rather than
+//! the event silently lost. The client reconnects and catches up by `seq`.
 
 use serde::Serialize;
 use socketioxide::SocketIo;
@@ -182,8 +187,27 @@ pub async fn to_others<T: Serialize + ?Sized>(
     event: &str,
     data: &T,
 ) {
-    if let Err(e) = socket.to(room).emit(event, data).await {
-        tracing::debug!(event, error = %e, "broadcast failed");
+    deliver(socket.to(room), event, data);
+}
+
+/// Sends `event` to each socket `target` selects on this node, serialized once; a socket whose
+/// buffer is full is cut off.
+fn deliver<T: Serialize + ?Sized>(target: BroadcastOperators, event: &str, data: &T) {
+    let sockets = target.sockets();
+    if sockets.is_empty() {
+        return;
+    }
+    let encoded = match serde_json::value::to_raw_value(data) {
+        Ok(encoded) => encoded,
+        Err(e) => {
+            tracing::error!(event, error = %e, "cannot serialize a broadcast");
+            return;
+        }
+    };
+    for socket in sockets {
+        if let Err(e) = socket.emit(event, &encoded) {
+            crate::socket::undelivered(&socket, event, &e);
+        }
     }
 }
 
@@ -219,12 +243,10 @@ impl Emitter {
         }
     }
 
-    /// Emits `event` to `room`, logging (not failing on) delivery errors.
+    /// Emits `event` to `room` (see [`deliver`]).
     pub async fn to_room<T: Serialize + ?Sized>(&self, room: String, event: &str, data: &T) {
         let Some(ns) = self.ns() else { return };
-        if let Err(e) = ns.to(room).emit(event, data).await {
-            tracing::debug!(event, error = %e, "broadcast failed");
-        }
+        deliver(ns.to(room), event, data);
     }
 }
 
@@ -260,15 +282,8 @@ impl ChatEvents for Emitter {
         };
         let Some(ns) = self.ns() else { return };
         for recipient in m.recipients() {
-            let result = ns
-                .clone()
-                .to(user_room(recipient))
-                .except(room.clone())
-                .emit(MESSAGE_NOTIFICATION, &notification)
-                .await;
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "notification failed");
-            }
+            let target = ns.clone().to(user_room(recipient)).except(room.clone());
+            deliver(target, MESSAGE_NOTIFICATION, &notification);
         }
     }
 
@@ -313,8 +328,6 @@ impl ChatEvents for Emitter {
         };
         let Some(ns) = self.ns() else { return };
         let rooms: Vec<String> = partners.iter().map(user_room).collect();
-        if let Err(e) = ns.to(rooms).emit(ONLINE_STATUS, &payload).await {
-            tracing::debug!(error = %e, "online_status failed");
-        }
+        deliver(ns.to(rooms), ONLINE_STATUS, &payload);
     }
 }

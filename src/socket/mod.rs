@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use serde::Serialize;
-use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::{Sid, Socket};
+use socketioxide::{SendError, SocketError, SocketIo};
 
 use crate::auth::Identity;
 use crate::error::{AppError, AppResult};
@@ -49,6 +49,8 @@ pub struct SocketCtx {
     pub typing: Arc<Typing>,
     /// Whether the server still takes events, and how many it has not answered yet.
     intake: Arc<Intake>,
+    /// Set once the connection was cut off for not reading its events.
+    cut: AtomicBool,
     queue: Mutex<Queue>,
     presence: Mutex<Presence>,
 }
@@ -255,6 +257,7 @@ async fn prepare(
         emitter: Emitter::new(io),
         typing,
         intake,
+        cut: AtomicBool::new(false),
         queue: Mutex::default(),
         presence: Mutex::new(Presence::New),
     });
@@ -429,7 +432,62 @@ impl Reply {
             }
         };
         if let Err(e) = sent {
-            tracing::debug!(event = self.event, error = %e, "reply not delivered");
+            undelivered(&self.socket, self.event, &e);
+        }
+    }
+}
+
+/// What to do when `event` could not be handed to `socket`: a full buffer means the client is
+/// not reading what it is sent (or sends far faster than it reads its answers), so its
+/// connection is cut off rather than the event silently lost; a closed socket needs nothing.
+pub(crate) fn undelivered(socket: &SocketRef, event: &str, error: &SendError) {
+    match error {
+        SendError::Socket(SocketError::InternalChannelFull) => cut_off(socket, event),
+        SendError::Socket(SocketError::Closed) => {}
+        SendError::Serialize(e) => tracing::error!(event, error = %e, "cannot serialize an event"),
+    }
+}
+
+/// Closes the connection of a socket whose outgoing buffer is full, so that the client sees a
+/// transport close, reconnects, and catches up by `seq` (the room events it missed are in the
+/// history).
+pub(crate) fn cut_off(socket: &SocketRef, event: &str) {
+    let first = socket
+        .extensions
+        .get::<Arc<SocketCtx>>()
+        .is_none_or(|ctx| !ctx.cut.swap(true, Ordering::SeqCst));
+    if !first {
+        return;
+    }
+    tracing::warn!(
+        sid = %socket.id,
+        event,
+        "a client is not reading its events (its buffer is full): closing its connection"
+    );
+    let closer = socket
+        .req_parts()
+        .extensions
+        .get::<crate::serve::ConnectionCloser>();
+    match closer {
+        // A WebSocket rides on the connection it was opened on: it fails at once.
+        Some(closer) if socket.transport_type() == socketioxide::TransportType::Websocket => {
+            closer.close();
+        }
+        // Long-polling spreads over requests: the session is ended with a disconnect packet as
+        // soon as the buffer has room for it (the client's next poll makes room), and by the
+        // Engine.IO heartbeat if the client never polls again.
+        _ => {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                let mut retry = tokio::time::interval(Duration::from_millis(100));
+                for _ in 0..600 {
+                    retry.tick().await;
+                    match socket.clone().disconnect() {
+                        Err(SocketError::InternalChannelFull) => continue,
+                        _ => return,
+                    }
+                }
+            });
         }
     }
 }

@@ -1,0 +1,202 @@
+//! Clients that do not read what they are sent: the server holds at most
+//! `SOCKET_BUFFER_PACKETS` for each, then closes its connection; it never drops events silently
+//! on a connection that stays open. Driven over a raw WebSocket, so the test decides exactly
+//! when the client reads.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestDb, TestServer, WAIT, unique};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// The next text frame but Engine.IO pings (answered), within 5 s.
+async fn text(ws: &mut Ws) -> String {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("the connection is open")
+            .unwrap();
+        match frame {
+            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
+            Message::Text(t) => return t.to_string(),
+            _ => {}
+        }
+    }
+}
+
+/// A Socket.IO connection over a raw WebSocket with a small receive buffer, joined to `conv`.
+async fn raw_member(server: &TestServer, token: &str, conv: i64) -> Ws {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(server.addr).await.unwrap();
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    assert!(text(&mut ws).await.starts_with('0'), "Engine.IO open");
+    let auth = json!({ "token": token });
+    ws.send(Message::text(format!("40{auth}"))).await.unwrap();
+    assert!(text(&mut ws).await.starts_with("40"), "Socket.IO connect");
+    let join = json!(["join_conversation", { "conversationId": conv }]);
+    ws.send(Message::text(format!("421{join}"))).await.unwrap();
+    let answer = text(&mut ws).await;
+    assert!(answer.starts_with("431[{\"success\":true"), "{answer}");
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected_not_silently_dropped() {
+    let db = TestDb::fresh().await;
+    let server = TestServer::start_with(db, |c| {
+        c.socket_buffer_packets = 64;
+        c.send_rate_per_sec = 0;
+    })
+    .await;
+    let (a, b) = (json!(unique()), json!(unique()));
+    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
+    let (status, first) = server
+        .post(
+            "/api/chat/send",
+            &ta,
+            json!({ "receiverId": b, "content": "hi" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let conv = first["data"]["conversation_id"].as_i64().unwrap();
+    let mut reader = raw_member(&server, &tb, conv).await;
+
+    // B stops reading; A sends 16 MB into the room.
+    let sent = 2_000;
+    let content = "x".repeat(8_000);
+    for _ in 0..sent {
+        let (status, body) = server
+            .post(
+                "/api/chat/send",
+                &ta,
+                json!({ "conversationId": conv, "content": content }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    // B reads again: the server closed its connection once B fell too far behind.
+    let mut received = 0;
+    let closed = loop {
+        match tokio::time::timeout(WAIT, reader.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                if t.starts_with("42[\"new_message\"") {
+                    received += 1;
+                }
+            }
+            Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) => break true,
+            Ok(Some(Ok(_))) => {}
+            Err(_) => break false,
+        }
+    };
+    assert!(
+        closed,
+        "the connection stayed open after {received} of {sent} messages: a silent drop"
+    );
+    assert!(received < sent, "{received}");
+    // Reconnected, B catches up from the history.
+    let (_, page) = server
+        .get(
+            &format!("/api/chat/conversations/{conv}/messages?limit=1&after_seq=0"),
+            &tb,
+        )
+        .await;
+    assert_eq!(page["data"]["total"], Value::from(sent + 1));
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_polling_client_that_stops_polling_is_told_it_was_disconnected() {
+    let db = TestDb::fresh().await;
+    let server = TestServer::start_with(db, |c| {
+        c.socket_buffer_packets = 32;
+        c.send_rate_per_sec = 0;
+    })
+    .await;
+    let (a, b) = (json!(unique()), json!(unique()));
+    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
+    let (status, first) = server
+        .post(
+            "/api/chat/send",
+            &ta,
+            json!({ "receiverId": b, "content": "hi" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let conv = first["data"]["conversation_id"].as_i64().unwrap();
+
+    // B joins over long-polling, by hand.
+    let http = reqwest::Client::new();
+    let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url);
+    let open = http.get(&base).send().await.unwrap().text().await.unwrap();
+    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+    let url = format!("{base}&sid={}", handshake["sid"].as_str().unwrap());
+    let post = |body: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move { http.post(url).body(body).send().await.unwrap().status() }
+    };
+    let connected = post(format!("40{}", json!({ "token": tb }))).await;
+    assert!(connected.is_success(), "{connected}");
+    let join = json!(["join_conversation", { "conversationId": conv }]);
+    let joined = post(format!("421{join}")).await;
+    assert!(joined.is_success(), "{joined}");
+    let poll = || {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let resp = tokio::time::timeout(Duration::from_secs(30), http.get(url).send())
+                .await
+                .expect("a poll is answered within the ping interval")
+                .unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    let (_, joined) = poll().await;
+    assert!(joined.contains("40"), "{joined}");
+
+    // B stops polling while 200 messages are sent to the room.
+    let sent = 200;
+    for i in 0..sent {
+        let (status, body) = server
+            .post(
+                "/api/chat/send",
+                &ta,
+                json!({ "conversationId": conv, "content": format!("m{i}") }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // B polls again: it gets what was held, then is told it was disconnected.
+    let mut received = 0;
+    let told = loop {
+        let (status, text) = poll().await;
+        if status != 200 {
+            break true; // The session is gone.
+        }
+        let packets: Vec<&str> = text.split('\u{1e}').collect();
+        received += packets
+            .iter()
+            .filter(|p| p.starts_with("42[\"new_message\""))
+            .count();
+        if packets.iter().any(|p| *p == "41" || *p == "1") {
+            break true;
+        }
+        if received == sent {
+            break false;
+        }
+    };
+    assert!(told, "all {received} arrived though the buffer holds 32");
+    assert!(received < sent, "{received}");
+    server.finish().await;
+}
