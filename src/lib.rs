@@ -138,6 +138,10 @@ pub async fn run(
         .layer(tower::util::MapRequestLayer::new(
             socket::detach_request_head::<axum::body::Body>,
         ))
+        .layer(tower::util::MapRequestLayer::new({
+            let io = io.clone();
+            move |req| socket::note_upgrade::<axum::body::Body>(&io, req)
+        }))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .layer(cors(&config.cors_origins)?);

@@ -34,13 +34,22 @@ async fn text(ws: &mut Ws) -> String {
     }
 }
 
-/// A Socket.IO connection over a raw WebSocket with a small receive buffer, joined to `conv`.
-async fn raw_member(server: &TestServer, token: &str, conv: i64) -> Ws {
+/// A WebSocket to the server's Socket.IO path with `query`, over a small receive buffer.
+async fn raw_websocket(server: &TestServer, query: &str) -> Ws {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(server.addr).await.unwrap();
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
-    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    let url = format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket{query}",
+        server.addr
+    );
+    let (ws, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    ws
+}
+
+/// A Socket.IO connection over a raw WebSocket with a small receive buffer, joined to `conv`.
+async fn raw_member(server: &TestServer, token: &str, conv: i64) -> Ws {
+    let mut ws = raw_websocket(server, "").await;
     assert!(text(&mut ws).await.starts_with('0'), "Engine.IO open");
     let auth = json!({ "token": token });
     ws.send(Message::text(format!("40{auth}"))).await.unwrap();
@@ -71,23 +80,33 @@ async fn a_client_that_stops_reading_is_disconnected_not_silently_dropped() {
         .await;
     assert_eq!(status, 201, "{first}");
     let conv = first["data"]["conversation_id"].as_i64().unwrap();
-    let mut reader = raw_member(&server, &tb, conv).await;
+    let reader = raw_member(&server, &tb, conv).await;
+    flood_and_expect_a_close(&server, &ta, &tb, conv, reader).await;
+    server.finish().await;
+}
 
-    // B stops reading; A sends 16 MB into the room.
+/// While `reader` (B, in the room) does not read, A sends 16 MB into the room; then B reads
+/// again and must find its connection closed (not an open one that lost messages), and the
+/// history holds everything.
+async fn flood_and_expect_a_close(
+    server: &TestServer,
+    ta: &str,
+    tb: &str,
+    conv: i64,
+    mut reader: Ws,
+) {
     let sent = 2_000;
     let content = "x".repeat(8_000);
     for _ in 0..sent {
         let (status, body) = server
             .post(
                 "/api/chat/send",
-                &ta,
+                ta,
                 json!({ "conversationId": conv, "content": content }),
             )
             .await;
         assert_eq!(status, 201, "{body}");
     }
-
-    // B reads again: the server closed its connection once B fell too far behind.
     let mut received = 0;
     let closed = loop {
         match tokio::time::timeout(WAIT, reader.next()).await {
@@ -110,10 +129,63 @@ async fn a_client_that_stops_reading_is_disconnected_not_silently_dropped() {
     let (_, page) = server
         .get(
             &format!("/api/chat/conversations/{conv}/messages?limit=1&after_seq=0"),
-            &tb,
+            tb,
         )
         .await;
     assert_eq!(page["data"]["total"], Value::from(sent + 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_client_that_stops_reading_is_disconnected() {
+    let db = TestDb::fresh().await;
+    let server = TestServer::start_with(db, |c| {
+        c.socket_buffer_packets = 64;
+        c.send_rate_per_sec = 0;
+    })
+    .await;
+    let (a, b) = (json!(unique()), json!(unique()));
+    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
+    let (status, first) = server
+        .post(
+            "/api/chat/send",
+            &ta,
+            json!({ "receiverId": b, "content": "hi" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let conv = first["data"]["conversation_id"].as_i64().unwrap();
+
+    // B starts on long-polling, as socket.io-client does by default, joins, then upgrades.
+    let http = reqwest::Client::new();
+    let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url);
+    let open = http.get(&base).send().await.unwrap().text().await.unwrap();
+    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+    let sid = handshake["sid"].as_str().unwrap().to_owned();
+    let url = format!("{base}&sid={sid}");
+    for packet in [
+        format!("40{}", json!({ "token": tb })),
+        format!(
+            "421{}",
+            json!(["join_conversation", { "conversationId": conv }])
+        ),
+    ] {
+        let status = http.post(&url).body(packet).send().await.unwrap().status();
+        assert!(status.is_success(), "{status}");
+    }
+    let mut polled = String::new();
+    while !polled.contains("431[{\"success\":true") {
+        let next = tokio::time::timeout(WAIT, http.get(&url).send())
+            .await
+            .expect("the join is answered")
+            .unwrap();
+        polled.push_str(&next.text().await.unwrap());
+    }
+    let mut ws = raw_websocket(&server, &format!("&sid={sid}")).await;
+    ws.send(Message::text("2probe")).await.unwrap();
+    assert_eq!(text(&mut ws).await, "3probe");
+    ws.send(Message::text("5")).await.unwrap();
+
+    flood_and_expect_a_close(&server, &ta, &tb, conv, ws).await;
     server.finish().await;
 }
 

@@ -437,6 +437,59 @@ impl Reply {
     }
 }
 
+/// The connection a WebSocket socket rides on: the one its session was opened on, or, for a
+/// session that began on long-polling and upgraded, the upgrade's (see [`note_upgrade`]).
+/// `None` for a socket on long-polling.
+fn websocket_connection(socket: &SocketRef) -> Option<crate::serve::ConnectionCloser> {
+    if socket.transport_type() != socketioxide::TransportType::Websocket {
+        return None;
+    }
+    if let Some(Upgraded(closer)) = socket.extensions.get::<Upgraded>() {
+        return Some(closer);
+    }
+    let parts = socket.req_parts();
+    is_websocket_request(&parts.uri)
+        .then(|| {
+            parts
+                .extensions
+                .get::<crate::serve::ConnectionCloser>()
+                .cloned()
+        })
+        .flatten()
+}
+
+/// The connection a session's WebSocket upgrade arrived on (the session's request parts are
+/// those of the long-polling request that opened it).
+#[derive(Clone, Debug)]
+struct Upgraded(crate::serve::ConnectionCloser);
+
+fn is_websocket_request(uri: &axum::http::Uri) -> bool {
+    uri.query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "transport=websocket"))
+}
+
+/// Notes, on the socket of a session that is upgrading from long-polling to WebSocket, which
+/// connection the WebSocket arrives on, so that [`cut_off`] can close it. Runs on every request
+/// before the Socket.IO layer; only an upgrade of a connected socket is noted.
+pub fn note_upgrade<B>(io: &SocketIo, req: axum::http::Request<B>) -> axum::http::Request<B> {
+    if !is_websocket_request(req.uri()) {
+        return req;
+    }
+    let sid = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("sid="))
+            .and_then(|sid| sid.parse::<Sid>().ok())
+    });
+    if let (Some(sid), Some(closer)) = (
+        sid,
+        req.extensions().get::<crate::serve::ConnectionCloser>(),
+    ) && let Some(socket) = io.of("/").and_then(|ns| ns.get_socket(sid))
+    {
+        socket.extensions.insert(Upgraded(closer.clone()));
+    }
+    req
+}
+
 /// What to do when `event` could not be handed to `socket`: a full buffer means the client is
 /// not reading what it is sent (or sends far faster than it reads its answers), so its
 /// connection is cut off rather than the event silently lost; a closed socket needs nothing.
@@ -464,15 +517,9 @@ pub(crate) fn cut_off(socket: &SocketRef, event: &str) {
         event,
         "a client is not reading its events (its buffer is full): closing its connection"
     );
-    let closer = socket
-        .req_parts()
-        .extensions
-        .get::<crate::serve::ConnectionCloser>();
-    match closer {
-        // A WebSocket rides on the connection it was opened on: it fails at once.
-        Some(closer) if socket.transport_type() == socketioxide::TransportType::Websocket => {
-            closer.close();
-        }
+    match websocket_connection(socket) {
+        // Closing the connection the WebSocket rides on fails it at once.
+        Some(closer) => closer.close(),
         // Long-polling spreads over requests: the session is ended with a disconnect packet as
         // soon as the buffer has room for it (the client's next poll makes room), and by the
         // Engine.IO heartbeat if the client never polls again.
