@@ -153,18 +153,28 @@ pub fn is_unavailable(err: &sea_orm::DbErr) -> bool {
         | SqlxError::PoolTimedOut
         | SqlxError::PoolClosed
         | SqlxError::WorkerCrashed => true,
-        SqlxError::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+        SqlxError::Database(db) => {
+            let sqlite = db.try_downcast_ref::<sea_orm::SqlxSqliteError>().is_some();
+            db.code().is_some_and(|code| {
+                if sqlite {
+                    sqlite_busy(&code)
+                } else {
+                    postgres_unavailable(&code)
+                }
+            })
+        }
         _ => false,
     }
 }
 
-/// PostgreSQL SQLSTATEs of a database that cannot serve now (class 08, connection exception;
-/// 53300, too many connections; 57P01 to 57P03, shutting down or starting), and SQLite's
-/// busy and locked result codes (primary 5 and 6, with their extended codes).
-fn unavailable_code(code: &str) -> bool {
-    if code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03") {
-        return true;
-    }
+/// PostgreSQL SQLSTATEs of a database that cannot serve now: class 08 (connection exception),
+/// 53300 (too many connections), 57P01 to 57P03 (shutting down or starting).
+fn postgres_unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
+}
+
+/// SQLite's busy and locked result codes (primary 5 and 6, with their extended codes).
+fn sqlite_busy(code: &str) -> bool {
     code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
@@ -235,11 +245,18 @@ mod tests {
             sea_orm::SqlxError::PoolTimedOut
         ))));
         assert!(!is_unavailable(&DbErr::RecordNotFound("x".into())));
-        for code in ["08006", "57P01", "53300", "5", "517", "6"] {
-            assert!(unavailable_code(code), "{code}");
+        for code in ["08006", "57P01", "53300"] {
+            assert!(postgres_unavailable(code), "{code}");
         }
-        for code in ["23505", "42P01", "19", "2067"] {
-            assert!(!unavailable_code(code), "{code}");
+        // 42501 (insufficient privilege) is a setup mistake, not a moment to wait out.
+        for code in ["23505", "42P01", "42501", "22021", "5", "517"] {
+            assert!(!postgres_unavailable(code), "{code}");
+        }
+        for code in ["5", "517", "6", "262"] {
+            assert!(sqlite_busy(code), "{code}");
+        }
+        for code in ["19", "2067", "1", "08006"] {
+            assert!(!sqlite_busy(code), "{code}");
         }
         let response = AppError::from(down).into_response();
         assert_eq!(response.status(), 503);

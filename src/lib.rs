@@ -68,8 +68,9 @@ pub enum RunError {
 }
 
 /// Opens the database, applies migrations, and serves Socket.IO and REST on `listener` until
-/// `shutdown` completes; then stops accepting, closes every socket, gives in-flight requests
-/// `SHUTDOWN_TIMEOUT_SECS` to finish, and closes the database.
+/// `shutdown` completes; then, within `SHUTDOWN_TIMEOUT_SECS`, answers every socket event it
+/// took (refusing new ones), closes every socket, stops accepting, lets in-flight requests
+/// finish, and closes the database.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -153,13 +154,13 @@ pub async fn run(
     );
     shutdown.await;
 
-    // Shutdown, in order, all within SHUTDOWN_TIMEOUT_SECS of the signal: stop accepting
-    // connections; refuse new socket events and let every event taken finish and answer (its
-    // acknowledgement is queued ahead of the close); close the sockets; let in-flight HTTP
-    // requests finish; close the database.
+    // Shutdown, in order, all within SHUTDOWN_TIMEOUT_SECS of the signal: refuse new socket
+    // events and connections and let every event taken finish and answer (its acknowledgement
+    // is queued ahead of the close); let long-polling clients collect what is buffered for them
+    // (their polls may come on new connections, so connections are still accepted until then);
+    // close the sockets; stop accepting; let in-flight HTTP requests finish; close the database.
     let grace = config.shutdown_timeout();
     let deadline = tokio::time::Instant::now() + grace;
-    server.stop_accepting().await;
     tracing::info!("shutting down: finishing the socket events in flight");
     intake.close();
     if tokio::time::timeout_at(deadline, intake.drained())
@@ -169,9 +170,8 @@ pub async fn run(
         tracing::warn!("socket events still running after {grace:?}; closing anyway");
     }
     tracing::info!("shutting down: closing sockets");
-    if tokio::time::timeout_at(deadline, io.close()).await.is_err() {
-        tracing::warn!("sockets did not close within {grace:?}");
-    }
+    socket::close_all(&io, deadline).await;
+    server.stop_accepting().await;
     if let Drained::Cut(connections) = server.drain(deadline).await {
         tracing::warn!(
             "in-flight requests did not finish within {grace:?}; cut {connections} connections"

@@ -165,3 +165,54 @@ async fn a_database_outage_answers_unavailable_and_recovers() {
     socket.close().await;
     server.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_arrived_is_read_however_long_the_database_took() {
+    use sea_orm::ConnectionTrait;
+    let db = TestDb::fresh().await;
+    // The body deadline is far shorter than the wait for the database.
+    let server = TestServer::start_with(db.clone(), |c| {
+        c.http_header_timeout_ms = 300;
+        c.sqlite_busy_timeout_ms = 5_000;
+        c.db_acquire_timeout_ms = 5_000;
+    })
+    .await;
+    // Another connection holds the users table for a second: a new caller's first request
+    // waits for it before its handler reads the body.
+    let mut opts = ConnectOptions::new(db.url.clone());
+    opts.max_connections(1);
+    let other = Database::connect(opts).await.unwrap();
+    let lock = other
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    if db.is_postgres() {
+        lock.execute_unprepared("LOCK TABLE users IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+    }
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        lock.rollback().await.unwrap();
+        other.close().await.unwrap();
+    });
+    let started = tokio::time::Instant::now();
+    let (status, body) = server
+        .call(
+            reqwest::Method::POST,
+            "/api/chat/send",
+            Some(&server.token(uid())),
+            Some(json!({ "receiverId": uid(), "content": "sent at once" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the lock was waited for"
+    );
+    release.await.unwrap();
+    server.finish().await;
+}

@@ -36,3 +36,96 @@ async fn javascript_socket_io_client_suite() {
     assert!(status.success(), "the JavaScript suite failed: {status}");
     server.finish().await;
 }
+
+/// The official client, pipelining sends on every socket while the server is stopped: every
+/// send stored was acknowledged and every acknowledged send is stored, over long-polling (where
+/// answers wait in the session's buffer for the next poll) and WebSocket alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_client_sends_during_shutdown_are_acknowledged() {
+    use std::collections::BTreeSet;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    for transport in ["polling", "websocket"] {
+        let server = TestServer::start_with(common::TestDb::fresh().await, |c| {
+            c.send_rate_per_sec = 0;
+        })
+        .await;
+        let b = serde_json::json!(common::unique());
+        let (mut tokens, mut convs) = (Vec::new(), Vec::new());
+        for _ in 0..8 {
+            let token = server.token(serde_json::json!(common::unique()));
+            let (status, sent) = server
+                .post(
+                    "/api/chat/send",
+                    &token,
+                    serde_json::json!({ "receiverId": b, "content": "hi" }),
+                )
+                .await;
+            assert_eq!(status, 201, "{sent}");
+            convs.push(sent["data"]["conversation_id"].as_i64().unwrap());
+            tokens.push(token);
+        }
+        let list = |v: &[String]| v.join(",");
+        let mut child = tokio::process::Command::new("node")
+            .arg("scenarios/shutdown_under_load.mjs")
+            .current_dir(&dir)
+            .env("PARLEY_URL", &server.url)
+            .env("TOKENS", list(&tokens))
+            .env(
+                "CONVERSATIONS",
+                list(&convs.iter().map(i64::to_string).collect::<Vec<_>>()),
+            )
+            .env("TRANSPORT", transport)
+            .env("PIPELINE", "20")
+            .env("SENDS_BEFORE_READY", "200")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot start node");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let next_line = async |lines: &mut tokio::io::Lines<BufReader<_>>| {
+            tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .expect("the scenario answers within 60 s")
+                .unwrap()
+                .expect("the scenario printed a line")
+        };
+        assert_eq!(next_line(&mut lines).await, "ready");
+        let db = server.stop().await;
+        let summary: serde_json::Value =
+            serde_json::from_str(&next_line(&mut lines).await).unwrap();
+        let _ = child.wait().await;
+        let acked: BTreeSet<String> = summary["acked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        let refused = summary["refused"].as_array().unwrap();
+        assert!(
+            refused.iter().all(|code| code == "UNAVAILABLE"),
+            "{transport}: refused only as UNAVAILABLE: {refused:?}"
+        );
+        let server = TestServer::start_with(db, |_| {}).await;
+        let token_b = server.token(b.clone());
+        let mut stored = BTreeSet::new();
+        for conv in &convs {
+            stored.extend(server.stored_client_ids(*conv, &token_b).await);
+        }
+        let unanswered: Vec<&String> = stored.difference(&acked).collect();
+        assert!(
+            unanswered.is_empty(),
+            "{transport}: committed but never acknowledged: {} of {} stored",
+            unanswered.len(),
+            stored.len()
+        );
+        let lost: Vec<&String> = acked.difference(&stored).collect();
+        assert!(
+            lost.is_empty(),
+            "{transport}: acknowledged but not stored: {lost:?}"
+        );
+        server.finish().await;
+    }
+}

@@ -883,6 +883,17 @@ async fn every_send_committed_during_shutdown_is_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_socket_send_committed_during_shutdown_is_acknowledged() {
+    sends_committed_during_shutdown_are_acknowledged(TransportType::Websocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_long_polling_send_committed_during_shutdown_is_acknowledged() {
+    sends_committed_during_shutdown_are_acknowledged(TransportType::Polling).await;
+}
+
+/// Clients keep sending until the server stops: every send stored was acknowledged, and every
+/// acknowledged send is stored.
+async fn sends_committed_during_shutdown_are_acknowledged(transport: TransportType) {
     use std::collections::BTreeSet;
     use std::sync::atomic::{AtomicBool, Ordering};
     use tokio::sync::mpsc;
@@ -896,7 +907,7 @@ async fn every_socket_send_committed_during_shutdown_is_acknowledged() {
     for _ in 0..clients {
         let token = server.token(uid());
         convs.push(conversation(&server, &token, &b).await);
-        sockets.push(server.socket(&token).await);
+        sockets.push(SocketClient::connect(&server.url, &token, transport.clone()).await);
     }
     // Each client sends one message after another (each with its client id) until the server
     // stops; with 24 of them, sends are always in flight.
@@ -969,24 +980,7 @@ async fn every_socket_send_committed_during_shutdown_is_acknowledged() {
     let token_b = server.token(b.clone());
     let mut stored = BTreeSet::new();
     for conv in convs {
-        let mut after = 0;
-        loop {
-            let (status, page) = server
-                .get(
-                    &format!("/api/chat/conversations/{conv}/messages?limit=100&after_seq={after}"),
-                    &token_b,
-                )
-                .await;
-            assert_eq!(status, 200, "{page}");
-            let messages = page["data"]["messages"].as_array().unwrap().clone();
-            let Some(last) = messages.last() else { break };
-            after = last["seq"].as_i64().unwrap();
-            for m in &messages {
-                if let Some(key) = m["client_msg_id"].as_str() {
-                    assert!(stored.insert(key.to_owned()), "stored twice: {key}");
-                }
-            }
-        }
+        stored.extend(server.stored_client_ids(conv, &token_b).await);
     }
     let unanswered: Vec<&String> = stored.difference(&acked).collect();
     assert!(

@@ -437,6 +437,49 @@ impl Reply {
     }
 }
 
+/// How long long-polling clients get, at shutdown, to collect the answers still buffered for
+/// them before their sessions close (a poll is answered at once when there is data; the client
+/// sends the next within a round trip).
+const POLLING_SETTLE: Duration = Duration::from_secs(1);
+/// How long closing the sockets may take at shutdown before the connections of those that do
+/// not close (a WebSocket whose client stopped reading) are closed under them.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Closes every socket, by `deadline` at the latest. Long-polling clients first get
+/// [`POLLING_SETTLE`] to collect what is buffered for them (the answers of their last events);
+/// sockets that have not closed after [`CLOSE_GRACE`] have their connections closed, so one
+/// client that stopped reading cannot hold the shutdown.
+pub async fn close_all(io: &SocketIo, deadline: tokio::time::Instant) {
+    use tokio::time::{Instant, sleep_until, timeout_at};
+    let sockets = io.of("/").map(|ns| ns.sockets()).unwrap_or_default();
+    if sockets
+        .iter()
+        .any(|s| s.transport_type() == socketioxide::TransportType::Polling)
+    {
+        sleep_until(deadline.min(Instant::now() + POLLING_SETTLE)).await;
+    }
+    let closers: Vec<_> = sockets.iter().filter_map(websocket_connection).collect();
+    drop(sockets);
+    let closing = io.close();
+    tokio::pin!(closing);
+    if timeout_at(deadline.min(Instant::now() + CLOSE_GRACE), &mut closing)
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    tracing::warn!(
+        "sockets still open {CLOSE_GRACE:?} into closing: closing their connections ({} WebSockets)",
+        closers.len()
+    );
+    for closer in &closers {
+        closer.close();
+    }
+    if timeout_at(deadline, closing).await.is_err() {
+        tracing::warn!("sockets did not close before the shutdown deadline");
+    }
+}
+
 /// The connection a WebSocket socket rides on: the one its session was opened on, or, for a
 /// session that began on long-polling and upgraded, the upgrade's (see [`note_upgrade`]).
 /// `None` for a socket on long-polling.
@@ -480,10 +523,14 @@ pub fn note_upgrade<B>(io: &SocketIo, req: axum::http::Request<B>) -> axum::http
             .find_map(|kv| kv.strip_prefix("sid="))
             .and_then(|sid| sid.parse::<Sid>().ok())
     });
+    // Noted while the socket is still on long-polling (the last attempt wins, as the one that
+    // upgrades is the last); once it rides a WebSocket, another request with its sid changes
+    // nothing.
     if let (Some(sid), Some(closer)) = (
         sid,
         req.extensions().get::<crate::serve::ConnectionCloser>(),
     ) && let Some(socket) = io.of("/").and_then(|ns| ns.get_socket(sid))
+        && socket.transport_type() == socketioxide::TransportType::Polling
     {
         socket.extensions.insert(Upgraded(closer.clone()));
     }

@@ -238,6 +238,33 @@ impl TestServer {
             .await
     }
 
+    /// The client message ids of every message stored in `conv`, read page by page as `token`;
+    /// panics on an id stored twice.
+    pub async fn stored_client_ids(
+        &self,
+        conv: i64,
+        token: &str,
+    ) -> std::collections::BTreeSet<String> {
+        let mut stored = std::collections::BTreeSet::new();
+        let mut after = 0;
+        loop {
+            let path =
+                format!("/api/chat/conversations/{conv}/messages?limit=100&after_seq={after}");
+            let (status, page) = self.get(&path, token).await;
+            assert_eq!(status, 200, "{page}");
+            let messages = page["data"]["messages"].as_array().unwrap().clone();
+            let Some(last) = messages.last() else {
+                return stored;
+            };
+            after = last["seq"].as_i64().unwrap();
+            for m in &messages {
+                if let Some(key) = m["client_msg_id"].as_str() {
+                    assert!(stored.insert(key.to_owned()), "stored twice: {key}");
+                }
+            }
+        }
+    }
+
     /// A Socket.IO client connected with `token` over WebSocket.
     pub async fn socket(&self, token: &str) -> SocketClient {
         SocketClient::connect(&self.url, token, TransportType::Websocket).await
