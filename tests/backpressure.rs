@@ -274,3 +274,46 @@ async fn a_long_polling_client_that_stops_polling_is_told_it_was_disconnected() 
     assert!(received < sent, "{received}");
     server.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stopped_reading_cannot_hold_the_shutdown() {
+    let db = TestDb::fresh().await;
+    // A generous grace period: without the fix, shutdown waits all of it for the stuck socket.
+    let server = TestServer::start_with(db, |c| {
+        c.send_rate_per_sec = 0;
+        c.shutdown_timeout_secs = 30;
+    })
+    .await;
+    let (a, b) = (json!(unique()), json!(unique()));
+    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
+    let (status, first) = server
+        .post(
+            "/api/chat/send",
+            &ta,
+            json!({ "receiverId": b, "content": "hi" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let conv = first["data"]["conversation_id"].as_i64().unwrap();
+    let _reader = raw_member(&server, &tb, conv).await;
+    // B stops reading: 600 messages of 8 KB fill the TCP buffers but stay under the 1,024
+    // packets the server holds for it, so it is not cut off.
+    let content = "x".repeat(8_000);
+    for _ in 0..600 {
+        let (status, body) = server
+            .post(
+                "/api/chat/send",
+                &ta,
+                json!({ "conversationId": conv, "content": content }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let started = tokio::time::Instant::now();
+    server.finish().await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "shutdown waited {took:?} of its 30 s grace for a socket that does not read"
+    );
+}
