@@ -67,6 +67,20 @@ pub(crate) async fn member_of(
         .await
 }
 
+/// The id of the conversation a `{ conversationId }` payload names, if the socket's user is in
+/// it, from the membership cache when it can be (as a send checks it): for events sent at
+/// keystroke rate, such as `typing`, that need nothing else of the conversation.
+pub(crate) async fn member_id(ctx: &SocketCtx, payload: Payload) -> AppResult<i64> {
+    let ConversationPayload { conversation_id } = parse(payload)?;
+    Ok(ctx
+        .app
+        .chat
+        .member_conversation(&ctx.identity.user, conversation_id.0)
+        .await?
+        .conv
+        .id)
+}
+
 /// `join_conversation`: participants only; tells the room. Joining a room the socket is already
 /// in answers the same and tells nobody again; a join that tells the room draws on the user's
 /// allowance.

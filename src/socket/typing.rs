@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::error::AppResult;
 use crate::ids::UserId;
-use crate::socket::conversations::{ConversationAck, member_of};
+use crate::socket::conversations::{ConversationAck, member_id};
 use crate::socket::emit::{self, Emitter, TypingPayload};
 use crate::socket::{Payload, SocketCtx};
 
@@ -152,7 +152,7 @@ pub async fn start(
     socket: SocketRef,
     payload: Payload,
 ) -> AppResult<ConversationAck> {
-    let conversation_id = member_of(&ctx, payload).await?.id;
+    let conversation_id = member_id(&ctx, payload).await?;
     let user = &ctx.identity.user;
     if !ctx.typing.is_shown(conversation_id, user) {
         ctx.app.chat.charge(user)?;
@@ -180,7 +180,7 @@ pub async fn stop(
     socket: SocketRef,
     payload: Payload,
 ) -> AppResult<ConversationAck> {
-    let conversation_id = member_of(&ctx, payload).await?.id;
+    let conversation_id = member_id(&ctx, payload).await?;
     let user = &ctx.identity.user;
     if ctx.typing.clear(conversation_id, user).is_some() {
         stopped(&ctx.emitter, conversation_id, user, Some(socket.id)).await;
