@@ -11,12 +11,31 @@ use std::time::Duration;
 
 use common::{TestDb, TestServer, WAIT, unique};
 use futures_util::{SinkExt, StreamExt};
+use parley::config::Config;
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 type Ws = WebSocketStream<TcpStream>;
+
+/// A server with settings changed by `tune`, and a direct conversation A opened with B: the
+/// server, A's and B's tokens, the conversation.
+async fn pair(tune: impl FnOnce(&mut Config)) -> (TestServer, String, String, i64) {
+    let server = TestServer::start_with(TestDb::fresh().await, tune).await;
+    let (a, b) = (json!(unique()), json!(unique()));
+    let (ta, tb) = (server.token(a), server.token(b.clone()));
+    let (status, first) = server
+        .post(
+            "/api/chat/send",
+            &ta,
+            json!({ "receiverId": b, "content": "hi" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let conv = first["data"]["conversation_id"].as_i64().unwrap();
+    (server, ta, tb, conv)
+}
 
 /// The next text frame but Engine.IO pings (answered), within 5 s.
 async fn text(ws: &mut Ws) -> String {
@@ -47,6 +66,66 @@ async fn raw_websocket(server: &TestServer, query: &str) -> Ws {
     ws
 }
 
+/// A Socket.IO session over hand-made long-polling requests.
+struct Polling {
+    http: reqwest::Client,
+    /// The session's polling URL.
+    url: String,
+    /// The Engine.IO session id.
+    sid: String,
+}
+
+impl Polling {
+    /// Opens a session, connects with `token` and joins `conv`; returns once the join is
+    /// answered.
+    async fn join(server: &TestServer, token: &str, conv: i64) -> Self {
+        let http = reqwest::Client::new();
+        let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url);
+        let open = http.get(&base).send().await.unwrap().text().await.unwrap();
+        let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+        let sid = handshake["sid"].as_str().unwrap().to_owned();
+        let session = Self {
+            url: format!("{base}&sid={sid}"),
+            http,
+            sid,
+        };
+        session
+            .post(format!("40{}", json!({ "token": token })))
+            .await;
+        let join = json!(["join_conversation", { "conversationId": conv }]);
+        session.post(format!("421{join}")).await;
+        let mut polled = String::new();
+        while !polled.contains("431[{\"success\":true") {
+            let (status, text) = session.poll().await;
+            assert_eq!(status, 200, "{text}");
+            polled.push_str(&text);
+        }
+        session
+    }
+
+    /// Sends packets; the server must take them.
+    async fn post(&self, body: String) {
+        let status = self
+            .http
+            .post(&self.url)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "{status}");
+    }
+
+    /// One poll: its status and body.
+    async fn poll(&self) -> (u16, String) {
+        let resp = tokio::time::timeout(Duration::from_secs(30), self.http.get(&self.url).send())
+            .await
+            .expect("a poll is answered within the ping interval")
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+}
+
 /// A Socket.IO connection over a raw WebSocket with a small receive buffer, joined to `conv`.
 async fn raw_member(server: &TestServer, token: &str, conv: i64) -> Ws {
     let mut ws = raw_websocket(server, "").await;
@@ -63,23 +142,11 @@ async fn raw_member(server: &TestServer, token: &str, conv: i64) -> Ws {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_disconnected_not_silently_dropped() {
-    let db = TestDb::fresh().await;
-    let server = TestServer::start_with(db, |c| {
+    let (server, ta, tb, conv) = pair(|c| {
         c.socket_buffer_packets = 64;
         c.send_rate_per_sec = 0;
     })
     .await;
-    let (a, b) = (json!(unique()), json!(unique()));
-    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
-    let (status, first) = server
-        .post(
-            "/api/chat/send",
-            &ta,
-            json!({ "receiverId": b, "content": "hi" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{first}");
-    let conv = first["data"]["conversation_id"].as_i64().unwrap();
     let reader = raw_member(&server, &tb, conv).await;
     flood_and_expect_a_close(&server, &ta, &tb, conv, reader).await;
     server.finish().await;
@@ -137,50 +204,15 @@ async fn flood_and_expect_a_close(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upgraded_client_that_stops_reading_is_disconnected() {
-    let db = TestDb::fresh().await;
-    let server = TestServer::start_with(db, |c| {
+    let (server, ta, tb, conv) = pair(|c| {
         c.socket_buffer_packets = 64;
         c.send_rate_per_sec = 0;
     })
     .await;
-    let (a, b) = (json!(unique()), json!(unique()));
-    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
-    let (status, first) = server
-        .post(
-            "/api/chat/send",
-            &ta,
-            json!({ "receiverId": b, "content": "hi" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{first}");
-    let conv = first["data"]["conversation_id"].as_i64().unwrap();
 
     // B starts on long-polling, as socket.io-client does by default, joins, then upgrades.
-    let http = reqwest::Client::new();
-    let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url);
-    let open = http.get(&base).send().await.unwrap().text().await.unwrap();
-    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
-    let sid = handshake["sid"].as_str().unwrap().to_owned();
-    let url = format!("{base}&sid={sid}");
-    for packet in [
-        format!("40{}", json!({ "token": tb })),
-        format!(
-            "421{}",
-            json!(["join_conversation", { "conversationId": conv }])
-        ),
-    ] {
-        let status = http.post(&url).body(packet).send().await.unwrap().status();
-        assert!(status.is_success(), "{status}");
-    }
-    let mut polled = String::new();
-    while !polled.contains("431[{\"success\":true") {
-        let next = tokio::time::timeout(WAIT, http.get(&url).send())
-            .await
-            .expect("the join is answered")
-            .unwrap();
-        polled.push_str(&next.text().await.unwrap());
-    }
-    let mut ws = raw_websocket(&server, &format!("&sid={sid}")).await;
+    let polling = Polling::join(&server, &tb, conv).await;
+    let mut ws = raw_websocket(&server, &format!("&sid={}", polling.sid)).await;
     ws.send(Message::text("2probe")).await.unwrap();
     assert_eq!(text(&mut ws).await, "3probe");
     ws.send(Message::text("5")).await.unwrap();
@@ -191,51 +223,13 @@ async fn an_upgraded_client_that_stops_reading_is_disconnected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_polling_client_that_stops_polling_is_told_it_was_disconnected() {
-    let db = TestDb::fresh().await;
-    let server = TestServer::start_with(db, |c| {
+    let (server, ta, tb, conv) = pair(|c| {
         c.socket_buffer_packets = 32;
         c.send_rate_per_sec = 0;
     })
     .await;
-    let (a, b) = (json!(unique()), json!(unique()));
-    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
-    let (status, first) = server
-        .post(
-            "/api/chat/send",
-            &ta,
-            json!({ "receiverId": b, "content": "hi" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{first}");
-    let conv = first["data"]["conversation_id"].as_i64().unwrap();
 
-    // B joins over long-polling, by hand.
-    let http = reqwest::Client::new();
-    let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url);
-    let open = http.get(&base).send().await.unwrap().text().await.unwrap();
-    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
-    let url = format!("{base}&sid={}", handshake["sid"].as_str().unwrap());
-    let post = |body: String| {
-        let (http, url) = (http.clone(), url.clone());
-        async move { http.post(url).body(body).send().await.unwrap().status() }
-    };
-    let connected = post(format!("40{}", json!({ "token": tb }))).await;
-    assert!(connected.is_success(), "{connected}");
-    let join = json!(["join_conversation", { "conversationId": conv }]);
-    let joined = post(format!("421{join}")).await;
-    assert!(joined.is_success(), "{joined}");
-    let poll = || {
-        let (http, url) = (http.clone(), url.clone());
-        async move {
-            let resp = tokio::time::timeout(Duration::from_secs(30), http.get(url).send())
-                .await
-                .expect("a poll is answered within the ping interval")
-                .unwrap();
-            (resp.status().as_u16(), resp.text().await.unwrap())
-        }
-    };
-    let (_, joined) = poll().await;
-    assert!(joined.contains("40"), "{joined}");
+    let polling = Polling::join(&server, &tb, conv).await;
 
     // B stops polling while 200 messages are sent to the room.
     let sent = 200;
@@ -253,7 +247,7 @@ async fn a_long_polling_client_that_stops_polling_is_told_it_was_disconnected() 
     // what was held, then the server's disconnect packet (the heartbeat would not send one).
     let mut received = 0;
     let told = loop {
-        let (status, text) = poll().await;
+        let (status, text) = polling.poll().await;
         assert_eq!(status, 200, "the session lives until it is told: {text}");
         let packets: Vec<&str> = text.split('\u{1e}').collect();
         received += packets
@@ -261,7 +255,7 @@ async fn a_long_polling_client_that_stops_polling_is_told_it_was_disconnected() 
             .filter(|p| p.starts_with("42[\"new_message\""))
             .count();
         if packets.contains(&"2") {
-            assert!(post("3".to_owned()).await.is_success());
+            polling.post("3".to_owned()).await;
         }
         if packets.contains(&"41") {
             break true;
@@ -277,24 +271,12 @@ async fn a_long_polling_client_that_stops_polling_is_told_it_was_disconnected() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stopped_reading_cannot_hold_the_shutdown() {
-    let db = TestDb::fresh().await;
     // A generous grace period: without the fix, shutdown waits all of it for the stuck socket.
-    let server = TestServer::start_with(db, |c| {
+    let (server, ta, tb, conv) = pair(|c| {
         c.send_rate_per_sec = 0;
         c.shutdown_timeout_secs = 30;
     })
     .await;
-    let (a, b) = (json!(unique()), json!(unique()));
-    let (ta, tb) = (server.token(a.clone()), server.token(b.clone()));
-    let (status, first) = server
-        .post(
-            "/api/chat/send",
-            &ta,
-            json!({ "receiverId": b, "content": "hi" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{first}");
-    let conv = first["data"]["conversation_id"].as_i64().unwrap();
     let _reader = raw_member(&server, &tb, conv).await;
     // B stops reading: 600 messages of 8 KB fill the TCP buffers but stay under the 1,024
     // packets the server holds for it, so it is not cut off.

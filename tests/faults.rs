@@ -24,6 +24,24 @@ enum Outage {
     Sqlite(sea_orm::DatabaseTransaction, sea_orm::DatabaseConnection),
 }
 
+/// A transaction of another connection to `db` that is ready to write; on SQLite it holds the
+/// database's write lock from its start.
+async fn writing_transaction(
+    db: &TestDb,
+) -> (sea_orm::DatabaseTransaction, sea_orm::DatabaseConnection) {
+    let mut opts = ConnectOptions::new(db.url.clone());
+    opts.max_connections(1);
+    let other = Database::connect(opts).await.unwrap();
+    let lock = other
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    (lock, other)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_answers_unavailable_and_recovers() {
     let db = TestDb::fresh().await;
@@ -64,16 +82,7 @@ async fn a_database_outage_answers_unavailable_and_recovers() {
             Outage::Postgres(proxy)
         }
         None => {
-            let mut opts = ConnectOptions::new(db.url.clone());
-            opts.max_connections(1);
-            let other = Database::connect(opts).await.unwrap();
-            let lock = other
-                .begin_with_options(TransactionOptions {
-                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let (lock, other) = writing_transaction(&db).await;
             Outage::Sqlite(lock, other)
         }
     };
@@ -179,16 +188,7 @@ async fn a_body_that_arrived_is_read_however_long_the_database_took() {
     .await;
     // Another connection holds the users table for a second: a new caller's first request
     // waits for it before its handler reads the body.
-    let mut opts = ConnectOptions::new(db.url.clone());
-    opts.max_connections(1);
-    let other = Database::connect(opts).await.unwrap();
-    let lock = other
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let (lock, other) = writing_transaction(&db).await;
     if db.is_postgres() {
         lock.execute_unprepared("LOCK TABLE users IN EXCLUSIVE MODE")
             .await
