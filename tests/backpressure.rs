@@ -89,18 +89,27 @@ impl Polling {
             http,
             sid,
         };
+        // As socket.io-client does, the join is sent once the namespace connect is answered:
+        // a packet for a namespace not joined yet would end the session.
         session
             .post(format!("40{}", json!({ "token": token })))
             .await;
+        session.poll_until("40{").await;
         let join = json!(["join_conversation", { "conversationId": conv }]);
         session.post(format!("421{join}")).await;
-        let mut polled = String::new();
-        while !polled.contains("431[{\"success\":true") {
-            let (status, text) = session.poll().await;
-            assert_eq!(status, 200, "{text}");
-            polled.push_str(&text);
-        }
+        session.poll_until("431[{\"success\":true").await;
         session
+    }
+
+    /// Polls until a packet starting with `prefix` arrives.
+    async fn poll_until(&self, prefix: &str) {
+        loop {
+            let (status, text) = self.poll().await;
+            assert_eq!(status, 200, "{text}");
+            if text.split('\u{1e}').any(|p| p.starts_with(prefix)) {
+                return;
+            }
+        }
     }
 
     /// Sends packets; the server must take them.
