@@ -25,15 +25,7 @@ async fn pair(tune: impl FnOnce(&mut Config)) -> (TestServer, String, String, i6
     let server = TestServer::start_with(TestDb::fresh().await, tune).await;
     let (a, b) = (json!(unique()), json!(unique()));
     let (ta, tb) = (server.token(a), server.token(b.clone()));
-    let (status, first) = server
-        .post(
-            "/api/chat/send",
-            &ta,
-            json!({ "receiverId": b, "content": "hi" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{first}");
-    let conv = first["data"]["conversation_id"].as_i64().unwrap();
+    let conv = server.open_direct(&ta, &b, "hi").await;
     (server, ta, tb, conv)
 }
 

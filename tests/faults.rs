@@ -65,15 +65,7 @@ async fn a_database_outage_answers_unavailable_and_recovers() {
     .await;
     let (a, b) = (uid(), uid());
     let ta = server.token(a.clone());
-    let (status, first) = server
-        .post(
-            "/api/chat/send",
-            &ta,
-            json!({ "receiverId": b, "content": "before" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{first}");
-    let conv = first["data"]["conversation_id"].as_i64().unwrap();
+    let conv = server.open_direct(&ta, &b, "before").await;
     let socket = server.socket(&ta).await;
 
     let outage = match proxy {

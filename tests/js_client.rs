@@ -55,15 +55,7 @@ async fn official_client_sends_during_shutdown_are_acknowledged() {
         let (mut tokens, mut convs) = (Vec::new(), Vec::new());
         for _ in 0..8 {
             let token = server.token(serde_json::json!(common::unique()));
-            let (status, sent) = server
-                .post(
-                    "/api/chat/send",
-                    &token,
-                    serde_json::json!({ "receiverId": b, "content": "hi" }),
-                )
-                .await;
-            assert_eq!(status, 201, "{sent}");
-            convs.push(sent["data"]["conversation_id"].as_i64().unwrap());
+            convs.push(server.open_direct(&token, &b, "hi").await);
             tokens.push(token);
         }
         let list = |v: &[String]| v.join(",");

@@ -16,15 +16,7 @@ fn uid() -> Value {
 
 /// Starts a direct conversation from `a` to `b` over REST; returns its id.
 async fn conversation(server: &TestServer, a: &str, b: &Value) -> i64 {
-    let (status, body) = server
-        .post(
-            "/api/chat/send",
-            a,
-            json!({ "receiverId": b, "content": "hi" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["data"]["conversation_id"].as_i64().unwrap()
+    server.open_direct(a, b, "hi").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

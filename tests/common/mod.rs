@@ -238,6 +238,20 @@ impl TestServer {
             .await
     }
 
+    /// Opens the direct conversation of `token`'s user and `receiver` over REST with a first
+    /// message; returns the conversation's id.
+    pub async fn open_direct(&self, token: &str, receiver: &Value, content: &str) -> i64 {
+        let (status, body) = self
+            .post(
+                "/api/chat/send",
+                token,
+                json!({ "receiverId": receiver, "content": content }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["data"]["conversation_id"].as_i64().unwrap()
+    }
+
     /// The client message ids of every message stored in `conv`, read page by page as `token`;
     /// panics on an id stored twice.
     pub async fn stored_client_ids(
