@@ -117,6 +117,7 @@ pub async fn run(
     let expiries = Arc::new(socket::Expiries::default());
     let intake = Arc::new(socket::Intake::default());
     let (io_layer, io) = SocketIo::builder()
+        .req_path(serve::SOCKET_IO_PATH)
         .max_payload(config.max_payload_bytes)
         // The same bound on WebSocket messages: a larger one closes the connection.
         .ws_max_message_size(usize::try_from(config.max_payload_bytes).unwrap_or(usize::MAX))

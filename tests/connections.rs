@@ -376,3 +376,117 @@ async fn closing_a_sockets_connection_ends_its_websocket_at_once() {
         Drained::Finished
     );
 }
+
+/// An acknowledgement id one above `i64::MAX`: socketioxide would read it as no
+/// acknowledgement at all, run the event and never answer it.
+const ACK_ID_OVER_I64: &str = "9223372036854775808";
+
+/// A server with a direct conversation A opened with B: the server, A's token, the conversation.
+async fn direct_pair() -> (TestServer, String, i64) {
+    let server = TestServer::start().await;
+    let (a, b) = (json!(common::unique()), json!(common::unique()));
+    let ta = server.token(a);
+    let conv = server.open_direct(&ta, &b, "hi").await;
+    (server, ta, conv)
+}
+
+/// How many messages `conv` holds.
+async fn stored(server: &TestServer, token: &str, conv: i64) -> u64 {
+    let (status, page) = server
+        .get(
+            &format!("/api/chat/conversations/{conv}/messages?limit=1&after_seq=0"),
+            token,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["data"]["total"].as_u64().unwrap()
+}
+
+/// A send with acknowledgement id `ack`.
+fn send_packet(ack: &str, conv: i64, content: &str) -> String {
+    let event = json!(["send_message", { "conversationId": conv, "content": content }]);
+    format!("42{ack}{event}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_packet_with_an_ack_id_above_64_bits_is_refused_and_stores_nothing() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let (server, ta, conv) = direct_pair().await;
+    let mut ws = common::raw::raw_member(&server, &ta, conv).await;
+    // The refused send, then one the server answers if it read past the first: sends from one
+    // socket run in order, so an answer to the second means the first ran.
+    ws.send(Message::text(send_packet(
+        ACK_ID_OVER_I64,
+        conv,
+        "unanswerable",
+    )))
+    .await
+    .unwrap();
+    ws.send(Message::text(send_packet("2", conv, "after it")))
+        .await
+        .unwrap();
+    let closed = loop {
+        match timeout(common::WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.starts_with("432") => break Err(t.to_string()),
+            Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) => break Ok(()),
+            Ok(Some(Ok(_))) => {}
+            Err(_) => break Err("neither an answer nor a close within 5 s".to_owned()),
+        }
+    };
+    assert_eq!(
+        closed,
+        Ok(()),
+        "the connection must close at the refused packet"
+    );
+    assert_eq!(
+        stored(&server, &ta, conv).await,
+        1,
+        "only the first message"
+    );
+
+    // The server serves the next client as before.
+    let mut again = common::raw::raw_member(&server, &ta, conv).await;
+    again
+        .send(Message::text(send_packet("7", conv, "fine")))
+        .await
+        .unwrap();
+    // The sender hears its own message in the room, and its answer.
+    let answer = loop {
+        let packet = common::raw::text(&mut again).await;
+        if packet.starts_with("43") {
+            break packet;
+        }
+    };
+    assert!(answer.starts_with("437[{\"success\":true"), "{answer}");
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_polling_packet_with_an_ack_id_above_64_bits_is_refused_and_stores_nothing() {
+    let (server, ta, conv) = direct_pair().await;
+    let polling = common::raw::Polling::join(&server, &ta, conv).await;
+    let body = format!(
+        "{}\u{1e}{}",
+        send_packet(ACK_ID_OVER_I64, conv, "unanswerable"),
+        send_packet("2", conv, "after it")
+    );
+    let status = polling.try_post(body).await;
+    assert_eq!(status, 400, "the payload holding the packet is refused");
+    // The session ended with it.
+    let (status, text) = polling.poll().await;
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(
+        stored(&server, &ta, conv).await,
+        1,
+        "only the first message"
+    );
+
+    // A new session works.
+    let polling = common::raw::Polling::join(&server, &ta, conv).await;
+    polling.post(send_packet("3", conv, "fine")).await;
+    polling.poll_until("433[{\"success\":true").await;
+    assert_eq!(stored(&server, &ta, conv).await, 2);
+    server.finish().await;
+}

@@ -9,6 +9,7 @@ use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use super::conn::ConnectionCloser;
+use super::packets::{Payload, Verdict};
 
 /// Why a [`DeadlineBody`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,10 @@ pub(super) enum BodyError {
     /// The body was not complete by its deadline.
     #[error("the request body did not arrive in time")]
     Late,
+    /// A Socket.IO packet in the body has an acknowledgement id above 2^63-1 (see
+    /// `super::packets`).
+    #[error("a packet's acknowledgement id is above 2^63-1")]
+    Refused,
 }
 
 /// `Incoming` that fails with [`BodyError::Late`] once its deadline passes, and marks its
@@ -31,6 +36,8 @@ pub(super) struct DeadlineBody {
     deadline: Instant,
     timer: Option<Pin<Box<Sleep>>>,
     connection: ConnectionCloser,
+    /// For a Socket.IO long-polling body: its packets so far.
+    packets: Option<Payload>,
 }
 
 impl DeadlineBody {
@@ -41,7 +48,28 @@ impl DeadlineBody {
             deadline,
             timer: None,
             connection,
+            packets: None,
         }
+    }
+
+    /// Reads the body as Socket.IO long-polling packets, and fails it with
+    /// [`BodyError::Refused`] before a packet that socketioxide would misread.
+    pub(super) fn socket_io_packets(mut self) -> Self {
+        self.packets = Some(Payload::new());
+        self
+    }
+
+    /// Checks the packets in `frame`, if this body is read for them.
+    fn check(&mut self, frame: Frame<Bytes>) -> Result<Frame<Bytes>, BodyError> {
+        if let (Some(packets), Some(data)) = (self.packets.as_mut(), frame.data_ref())
+            && packets.read(data) == Verdict::Refuse
+        {
+            tracing::debug!(
+                "a long-polling packet with an acknowledgement id above 2^63-1: refused"
+            );
+            return Err(BodyError::Refused);
+        }
+        Ok(frame)
     }
 
     fn late(&mut self) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
@@ -70,7 +98,9 @@ impl Body for DeadlineBody {
         // Only a body that keeps the server waiting is late: one that has arrived is read,
         // however long the handler took to ask for it (a busy database, say).
         if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
-            return Poll::Ready(frame.map(|f| f.map_err(BodyError::from)));
+            return Poll::Ready(
+                frame.map(|f| f.map_err(BodyError::from).and_then(|f| this.check(f))),
+            );
         }
         let deadline = this.deadline;
         let timer = this

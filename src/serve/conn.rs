@@ -14,6 +14,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use super::packets::{Frames, Verdict};
+
 /// The connections open under `MAX_CONNECTIONS`. Only the accept loop takes slots, one per
 /// connection it accepts, so waiting for `open < max` before an accept cannot overshoot.
 #[derive(Debug)]
@@ -89,6 +91,8 @@ struct Shared {
     closed: AtomicBool,
     /// Set when a request body on this connection missed its deadline (see `super::body`).
     body_late: AtomicBool,
+    /// Set when the connection switched to WebSocket: what it reads from then on is frames.
+    websocket: AtomicBool,
     read: AtomicWaker,
     write: AtomicWaker,
 }
@@ -117,6 +121,11 @@ impl ConnectionCloser {
         self.0.body_late.store(true, Ordering::Release);
     }
 
+    /// Records that the connection switches to WebSocket once the answer in hand is sent.
+    pub(super) fn mark_websocket(&self) {
+        self.0.websocket.store(true, Ordering::Release);
+    }
+
     /// Whether the body of the request in flight missed its deadline; clears the mark.
     pub(super) fn take_body_late(&self) -> bool {
         self.0.body_late.swap(false, Ordering::AcqRel)
@@ -138,6 +147,8 @@ pub(super) struct Connection<S = TcpStream> {
     // Declared first, dropped first: the socket is closed before its slot is given back.
     stream: S,
     closer: ConnectionCloser,
+    /// What the client's WebSocket frames say so far, once the connection switched to them.
+    frames: Option<Box<Frames>>,
     _slot: Option<Slot>,
 }
 
@@ -147,6 +158,7 @@ impl<S> Connection<S> {
         Self {
             stream,
             closer: ConnectionCloser::new(),
+            frames: None,
             _slot: slot,
         }
     }
@@ -190,6 +202,13 @@ fn closed_error() -> io::Error {
     )
 }
 
+fn refused_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "a packet's acknowledgement id is above 2^63-1",
+    )
+}
+
 impl<S> std::fmt::Debug for Connection<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
@@ -206,9 +225,21 @@ impl<S: AsyncRead + Unpin> AsyncRead for Connection<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let stream = Pin::new(&mut this.stream);
-        poll_open(&this.closer, &this.closer.0.read, cx, |cx| {
+        let before = buf.filled().len();
+        let read = poll_open(&this.closer, &this.closer.0.read, cx, |cx| {
             stream.poll_read(cx, buf)
-        })
+        });
+        if matches!(read, Poll::Ready(Ok(()))) && this.closer.0.websocket.load(Ordering::Acquire) {
+            let frames = this.frames.get_or_insert_with(|| Box::new(Frames::new()));
+            if frames.read(&buf.filled()[before..]) == Verdict::Refuse {
+                tracing::debug!(
+                    "a WebSocket packet with an acknowledgement id above 2^63-1: connection closed"
+                );
+                this.closer.close();
+                return Poll::Ready(Err(refused_error()));
+            }
+        }
+        read
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod body;
 mod conn;
+mod packets;
 
 use std::convert::Infallible;
 use std::io;
@@ -38,6 +39,10 @@ use crate::error::AppError;
 use body::DeadlineBody;
 pub use conn::ConnectionCloser;
 use conn::{Connection, Slots};
+
+/// Where Socket.IO is served (socketioxide's `req_path`): its `POST` bodies are Engine.IO
+/// payloads, read for packets socketioxide would misread (`packets.rs`).
+pub const SOCKET_IO_PATH: &str = "/socket.io";
 
 /// Shortest time between two warnings that the connection cap is reached.
 const CAP_WARNING_EVERY: Duration = Duration::from_secs(5);
@@ -360,13 +365,31 @@ async fn handle(
     req: axum::http::Request<Incoming>,
 ) -> Result<Response, Infallible> {
     let deadline = Instant::now() + body_timeout;
-    let mut req = req.map(|body| DeadlineBody::new(body, deadline, closer.clone()));
+    let socket_io = req.method() == axum::http::Method::POST && is_socket_io(req.uri().path());
+    let mut req = req.map(|body| {
+        let body = DeadlineBody::new(body, deadline, closer.clone());
+        if socket_io {
+            body.socket_io_packets()
+        } else {
+            body
+        }
+    });
     req.extensions_mut().insert(closer.clone());
     let response = router.oneshot(req).await?;
     if closer.take_body_late() {
         return Ok(body_late(body_timeout));
     }
+    // Sent before the client may send a frame: every frame it sends is read.
+    if response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
+        closer.mark_websocket();
+    }
     Ok(response)
+}
+
+/// Whether `path` is Socket.IO's, whose request bodies are Engine.IO payloads.
+fn is_socket_io(path: &str) -> bool {
+    path.strip_prefix(SOCKET_IO_PATH)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// `408` for a body that did not arrive in time, and the connection ends after it.

@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub mod raw;
+
 use futures_util::FutureExt;
 use parley::config::Config;
 use rust_socketio::asynchronous::{Client, ClientBuilder};
