@@ -127,6 +127,17 @@ pub struct Config {
     )]
     pub typing_timeout_ms: u64,
 
+    /// The vocabularies the server speaks, comma-separated: `conversations` (the `/api/chat`
+    /// backends). With several, a socket speaks the first unless its handshake names another
+    /// (`auth.protocol` or `?protocol=`).
+    #[arg(
+        long,
+        env = "PROTOCOLS",
+        default_value = "conversations",
+        global = true
+    )]
+    pub protocols: String,
+
     /// Origins allowed by CORS, comma-separated, or `*` for any.
     #[arg(long, env = "CORS_ORIGINS", default_value = "*", global = true)]
     pub cors_origins: String,
@@ -260,6 +271,7 @@ impl Config {
             send_burst: 60,
             public_profile_fields: "name,username,avatar".to_owned(),
             typing_timeout_ms: 5_000,
+            protocols: "conversations".to_owned(),
             cors_origins: "*".to_owned(),
             shutdown_timeout_secs: 10,
             http_header_timeout_ms: 10_000,
@@ -293,6 +305,7 @@ impl std::fmt::Debug for Config {
             .field("send_burst", &self.send_burst)
             .field("public_profile_fields", &self.public_profile_fields)
             .field("typing_timeout_ms", &self.typing_timeout_ms)
+            .field("protocols", &self.protocols)
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("http_header_timeout_ms", &self.http_header_timeout_ms)

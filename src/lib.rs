@@ -7,11 +7,15 @@
 //! - [`error`]: [`AppError`](error::AppError), the one error type, and its HTTP and ack faces.
 //! - [`ids`]: user ids that keep their JSON type; numeric ids that accept digit strings.
 //! - [`time`]: timestamps in the clients' format.
-//! - [`auth`]: token verification, the REST extractor, the Socket.IO connect middleware.
+//! - [`auth`]: token verification, and where each door finds the token.
 //! - [`db`]: opening the database and applying migrations.
-//! - [`service`]: the chat domain (no axum, no socketioxide).
-//! - [`http`]: REST adapters under `/api/chat`.
-//! - [`socket`]: Socket.IO adapters and the one emit module with every event name.
+//! - [`service`]: the chat domain, every rule once (no axum, no socketioxide); it tells what
+//!   happened to one [`EventSink`](service::EventSink).
+//! - [`transport`]: the doors' machinery, in no vocabulary: REST extractors and envelope, the
+//!   Socket.IO connection, event queue, acknowledgements, expiry and shutdown, and the one
+//!   broadcaster (the service's sink) that renders each event for every enabled protocol.
+//! - [`protocols`]: the vocabularies (`PROTOCOLS`), one folder each: names, payloads, REST
+//!   routes, socket events, rendering of the service's events.
 //! - [`state`]: [`AppState`](state::AppState), shared by both doors.
 //! - [`serve`]: the accept loop under both doors: the connection cap, header and body
 //!   timeouts, each connection's [`ConnectionCloser`](serve::ConnectionCloser), and shutdown
@@ -23,13 +27,13 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod http;
 pub mod ids;
+pub mod protocols;
 pub mod serve;
 pub mod service;
-pub mod socket;
 pub mod state;
 pub mod time;
+pub mod transport;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -43,11 +47,13 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
+use crate::protocols::Protocol;
 use crate::serve::{Drained, Server};
 use crate::service::users::PublicFields;
 use crate::service::{Chat, Limits};
-use crate::socket::typing::Typing;
 use crate::state::AppState;
+use crate::transport::broadcast::Broadcaster;
+use crate::transport::{connection, rest, socket};
 
 /// Bytes each WebSocket reads at a time. Chat frames are a few hundred bytes; a larger frame
 /// takes several reads. Allocated per connection, so it weighs on idle memory.
@@ -89,6 +95,8 @@ pub async fn run(
         }
     };
     let verifier = TokenVerifier::new(&config, &secret).map_err(RunError::Config)?;
+    let protocols = Protocol::parse_list(&config.protocols).map_err(RunError::Config)?;
+    let spoken: Vec<_> = protocols.iter().map(|p| p.spoken()).collect();
 
     let db = db::connect(&config).await?;
     db::migrate(&db).await?;
@@ -96,23 +104,6 @@ pub async fn run(
 
     let writer_db = db::connect_writer(&config).await?;
     let config = Arc::new(config);
-    let chat = Chat::with_writer_db(
-        db.clone(),
-        writer_db.clone().unwrap_or_else(|| db.clone()),
-        Limits {
-            max_message_length: config.max_message_length,
-            send_rate_per_sec: config.send_rate_per_sec,
-            send_burst: config.send_burst,
-            public_profile: PublicFields::parse(&config.public_profile_fields)
-                .map_err(RunError::Config)?,
-        },
-    );
-    let app = AppState {
-        chat,
-        verifier: Arc::new(verifier),
-        config: config.clone(),
-    };
-    let typing = Arc::new(Typing::new(config.typing_timeout()));
 
     let expiries = Arc::new(socket::Expiries::default());
     let intake = Arc::new(socket::Intake::default());
@@ -128,21 +119,45 @@ pub async fn run(
         .connect_timeout(config.header_timeout())
         .upgrade_timeout(config.header_timeout())
         .max_buffer_size(config.socket_buffer_packets)
-        .with_state(app.clone())
-        .with_state(typing)
-        .with_state(expiries.clone())
-        .with_state(intake.clone())
         .build_layer();
-    socket::register(&io, expiries);
+    let broadcaster = Broadcaster::new(io.clone(), &spoken);
 
-    let router = http::router(http::ApiState::new(app, io.clone()))
+    let chat = Chat::with_writer_db(
+        db.clone(),
+        writer_db.clone().unwrap_or_else(|| db.clone()),
+        Limits {
+            max_message_length: config.max_message_length,
+            send_rate_per_sec: config.send_rate_per_sec,
+            send_burst: config.send_burst,
+            public_profile: PublicFields::parse(&config.public_profile_fields)
+                .map_err(RunError::Config)?,
+            typing_timeout: config.typing_timeout(),
+        },
+        Arc::new(broadcaster.clone()),
+    );
+    let app = AppState {
+        chat,
+        verifier: Arc::new(verifier),
+        config: config.clone(),
+    };
+    socket::register(
+        &io,
+        app.clone(),
+        broadcaster,
+        &spoken,
+        expiries,
+        intake.clone(),
+    );
+
+    let router = rest::around(protocols::router(&protocols))
+        .with_state(app)
         .layer(io_layer)
         .layer(tower::util::MapRequestLayer::new(
             socket::detach_request_head::<axum::body::Body>,
         ))
         .layer(tower::util::MapRequestLayer::new({
             let io = io.clone();
-            move |req| socket::note_upgrade::<axum::body::Body>(&io, req)
+            move |req| connection::note_upgrade::<axum::body::Body>(&io, req)
         }))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TraceLayer::new_for_http())
@@ -151,6 +166,7 @@ pub async fn run(
     let mut server = Server::start(listener, router, &serve::Limits::from_config(&config));
     tracing::info!(
         database = %config::redact_url(&config.database_url),
+        protocols = %config.protocols,
         "parley listening on http://{local}"
     );
     shutdown.await;

@@ -301,7 +301,7 @@ async fn closer_app() -> (
         )
         .layer(layer)
         .layer(tower::util::MapRequestLayer::new(
-            parley::socket::detach_request_head::<axum::body::Body>,
+            parley::transport::socket::detach_request_head::<axum::body::Body>,
         ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -9,11 +9,10 @@ use parley::config::Config;
 use parley::error::AppError;
 use parley::ids::UserId;
 use parley::service::messages::SendInput;
-use parley::service::views::{MessageView, PresenceView, ReadReceipt};
-use parley::service::{Chat, ChatEvents, Limits};
+use parley::service::{Chat, ChatEvent, EventSink, Limits};
 
-/// Cloned into the service's writer, so the record is shared.
-#[derive(Clone, Default)]
+/// Shared with the service, which tells it every event.
+#[derive(Debug, Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<String>>>);
 
 impl Recorder {
@@ -22,46 +21,44 @@ impl Recorder {
     }
 }
 
-impl ChatEvents for Recorder {
-    async fn message_created(&self, m: &MessageView) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("created {} #{}", m.content, m.seq));
-    }
-    async fn message_deleted(&self, m: &MessageView) {
-        self.0.lock().unwrap().push(format!("deleted #{}", m.seq));
-    }
-    async fn messages_read(&self, r: &ReadReceipt) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("read {} up to #{}", r.user, r.last_read_seq));
-    }
-    async fn presence_changed(&self, p: &PresenceView, partners: &[UserId]) {
-        self.0.lock().unwrap().push(format!(
-            "{} online={} partners={}",
-            p.user,
-            p.online,
-            partners.len()
-        ));
+impl EventSink for Recorder {
+    fn publish(&self, event: &ChatEvent<'_>) {
+        let line = match event {
+            ChatEvent::MessageCreated(m) => format!("created {} #{}", m.content, m.seq),
+            ChatEvent::MessageDeleted(m) => format!("deleted #{}", m.seq),
+            ChatEvent::MessagesRead(r) => format!("read {} up to #{}", r.user, r.last_read_seq),
+            ChatEvent::PresenceChanged { presence, partners } => format!(
+                "{} online={} partners={}",
+                presence.user,
+                presence.online,
+                partners.len()
+            ),
+            ChatEvent::Typing { user, typing, .. } => format!("{user} typing={typing}"),
+            ChatEvent::RoomPresence { user, joined, .. } => format!("{user} in room={joined}"),
+        };
+        self.0.lock().unwrap().push(line);
     }
 }
 
-async fn chat() -> Chat {
+/// A service on a fresh in-memory database, and the record of what it tells.
+async fn chat() -> (Chat, Recorder) {
     let mut config = Config::with_defaults(None);
     config.database_url = "sqlite::memory:".to_owned();
     let db = parley::db::connect(&config).await.unwrap();
     parley::db::migrate(&db).await.unwrap();
-    Chat::new(
+    let events = Recorder::default();
+    let chat = Chat::new(
         db,
         Limits {
             max_message_length: 20,
             send_rate_per_sec: 0,
             send_burst: 1,
             public_profile: parley::service::users::PublicFields::default(),
+            typing_timeout: std::time::Duration::from_secs(5),
         },
-    )
+        Arc::new(events.clone()),
+    );
+    (chat, events)
 }
 
 fn user(n: i64) -> UserId {
@@ -78,10 +75,9 @@ fn to(receiver: i64, content: &str) -> SendInput {
 
 #[tokio::test]
 async fn sends_are_numbered_told_in_order_and_repeats_are_silent() {
-    let chat = chat().await;
-    let events = Recorder::default();
+    let (chat, events) = chat().await;
     let a = user(1);
-    let first = chat.send_message(&events, &a, to(2, "one")).await.unwrap();
+    let first = chat.send_message(&a, to(2, "one")).await.unwrap();
     let conv = first.message.conversation_id;
     for content in ["two", "three"] {
         let input = SendInput {
@@ -89,7 +85,7 @@ async fn sends_are_numbered_told_in_order_and_repeats_are_silent() {
             content: content.to_owned(),
             ..Default::default()
         };
-        chat.send_message(&events, &a, input).await.unwrap();
+        chat.send_message(&a, input).await.unwrap();
     }
     assert_eq!(
         events.take(),
@@ -100,8 +96,8 @@ async fn sends_are_numbered_told_in_order_and_repeats_are_silent() {
         client_msg_id: Some("k".to_owned()),
         ..to(2, "four")
     };
-    let stored = chat.send_message(&events, &a, keyed.clone()).await.unwrap();
-    let again = chat.send_message(&events, &a, keyed).await.unwrap();
+    let stored = chat.send_message(&a, keyed.clone()).await.unwrap();
+    let again = chat.send_message(&a, keyed).await.unwrap();
     assert!(stored.created && !again.created);
     assert_eq!(stored.message.id, again.message.id);
     assert_eq!(
@@ -113,8 +109,7 @@ async fn sends_are_numbered_told_in_order_and_repeats_are_silent() {
 
 #[tokio::test]
 async fn refused_sends_store_and_tell_nothing() {
-    let chat = chat().await;
-    let events = Recorder::default();
+    let (chat, events) = chat().await;
     let a = user(1);
     let too_long = "x".repeat(21);
     let cases: Vec<(SendInput, &str)> = vec![
@@ -138,7 +133,7 @@ async fn refused_sends_store_and_tell_nothing() {
         ),
     ];
     for (input, code) in cases {
-        let err: AppError = chat.send_message(&events, &a, input).await.unwrap_err();
+        let err: AppError = chat.send_message(&a, input).await.unwrap_err();
         assert_eq!(err.code(), code);
     }
     assert!(events.take().is_empty());
@@ -154,31 +149,25 @@ async fn refused_sends_store_and_tell_nothing() {
 
 #[tokio::test]
 async fn reads_deletes_and_presence_are_told() {
-    let chat = chat().await;
-    let events = Recorder::default();
+    let (chat, events) = chat().await;
     let (a, b) = (user(1), user(2));
-    let sent = chat.send_message(&events, &a, to(2, "hi")).await.unwrap();
+    let sent = chat.send_message(&a, to(2, "hi")).await.unwrap();
     let conv = sent.message.conversation_id;
     events.take();
 
     assert_eq!(chat.unread_total(&b).await.unwrap(), 1);
-    let receipt = chat.mark_read(&events, &b, conv).await.unwrap();
+    let receipt = chat.mark_read(&b, conv).await.unwrap();
     assert_eq!(receipt.updated, 1);
     assert_eq!(chat.unread_total(&b).await.unwrap(), 0);
 
-    let err = chat
-        .delete_message(&events, &b, sent.message.id)
-        .await
-        .unwrap_err();
+    let err = chat.delete_message(&b, sent.message.id).await.unwrap_err();
     assert_eq!(err.code(), "FORBIDDEN");
-    chat.delete_message(&events, &a, sent.message.id)
-        .await
-        .unwrap();
+    chat.delete_message(&a, sent.message.id).await.unwrap();
 
     // The socket layer announces only the first join and the last leave.
     let joins = [chat.presence_join(&a), chat.presence_join(&a)];
     assert_eq!(joins, [true, false]);
-    chat.announce_online(&events, &a).await.unwrap();
+    chat.announce_online(&a).await.unwrap();
     let leaves = [
         chat.presence_leave(&a),
         chat.presence_leave(&a),
@@ -189,7 +178,7 @@ async fn reads_deletes_and_presence_are_told() {
         [false, true, false],
         "a leave never counted is not a last leave"
     );
-    chat.announce_offline(&events, &a).await.unwrap();
+    chat.announce_offline(&a).await.unwrap();
     assert_eq!(
         events.take(),
         [

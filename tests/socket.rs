@@ -775,6 +775,26 @@ async fn refused_tokens_say_why() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_may_name_an_enabled_protocol_and_no_other() {
+    let server = TestServer::start().await;
+    let token = server.token(uid());
+    let other = json!({ "token": token, "protocol": "xmpp" }).to_string();
+    let refused = connect_error_over_polling(&server, &other).await;
+    assert!(
+        refused.contains("does not speak protocol \"xmpp\""),
+        "{refused}"
+    );
+    // The enabled one, named, connects and answers its own events.
+    let named = json!({ "token": token, "protocol": "conversations" });
+    let socket =
+        SocketClient::connect_with_auth(&server.url, named, TransportType::Websocket).await;
+    let ack = socket.ack("join_personal_room", json!({})).await;
+    assert_eq!(ack["success"], true, "{ack}");
+    socket.close().await;
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_is_disconnected_when_its_token_expires() {
     let db = TestDb::fresh().await;
     let server = TestServer::start_with(db, |c| c.jwt_leeway_secs = 0).await;

@@ -1,8 +1,5 @@
-//! Who is calling: token verification, and the two doors that use it (the REST extractor in
-//! [`http`], the Socket.IO connect middleware in [`socket`]).
-
-pub mod http;
-pub mod socket;
+//! Who is calling: token verification, and where each door finds the token (the REST extractor
+//! is `transport::rest::AuthUser`, the Socket.IO connect middleware `transport::socket`).
 
 use std::path::Path;
 
@@ -12,6 +9,33 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::ids::UserId;
+
+/// The token of a Socket.IO handshake: its `auth.token` (with or without `Bearer `), else an
+/// `Authorization: Bearer` header, else a `?token=` query parameter.
+pub fn handshake_token(auth: Option<&Value>, parts: &axum::http::request::Parts) -> Option<String> {
+    let from_auth = auth
+        .and_then(|a| a.get("token"))
+        .and_then(Value::as_str)
+        .map(|t| bearer(Some(t)).unwrap_or(t).trim().to_owned())
+        .filter(|t| !t.is_empty());
+    if from_auth.is_some() {
+        return from_auth;
+    }
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Some(t) = bearer(header) {
+        return Some(t.to_owned());
+    }
+    parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == "token")
+            .map(|(_, v)| v.to_owned())
+            .filter(|v| !v.is_empty())
+    })
+}
 
 /// Claims tried, in order, when `JWT_USER_CLAIM` is not set.
 pub const DEFAULT_USER_CLAIMS: [&str; 4] = ["sub", "id", "userId", "user_id"];

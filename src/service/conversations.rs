@@ -10,9 +10,9 @@ use sea_orm::{
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
-use crate::service::messages::{ConvRef, Member};
+use crate::service::store::{ConvRef, Member, current_last_seq, find_direct};
 use crate::service::views::{ConversationView, Page, PageRequest, ReadReceipt, UnreadView};
-use crate::service::{Chat, ChatEvents, settle, users};
+use crate::service::{Chat, ChatEvent, Origin, settle, users};
 
 impl Chat {
     /// The conversation, if `user` is a current participant of it: `NOT_FOUND` when it does not
@@ -124,16 +124,41 @@ impl Chat {
         Ok(page.wrap(items, total))
     }
 
-    /// Marks everything in the conversation as read for `user`, and tells `events`. A user who
+    /// `user` entered the room of a conversation they are a member of, on the connection
+    /// `origin`: the others are told, which draws on the user's allowance. The caller tells
+    /// only entries that change something (a connection already in the room tells nobody).
+    pub fn announce_entered(
+        &self,
+        user: &UserId,
+        conversation_id: i64,
+        origin: Origin,
+    ) -> AppResult<()> {
+        self.charge(user)?;
+        self.publish(&ChatEvent::RoomPresence {
+            conversation_id,
+            user,
+            origin,
+            joined: true,
+        });
+        Ok(())
+    }
+
+    /// `user` left a conversation's room on the connection `origin`: the others are told. Free:
+    /// only a connection in the room leaves it, so leaves are bounded by the charged entries.
+    pub fn announce_left(&self, user: &UserId, conversation_id: i64, origin: Origin) {
+        self.publish(&ChatEvent::RoomPresence {
+            conversation_id,
+            user,
+            origin,
+            joined: false,
+        });
+    }
+
+    /// Marks everything in the conversation as read for `user`, and tells the room. A user who
     /// has already read everything is answered with their position and nobody is told (such a
     /// repeat costs nothing); a read that moves the position draws on the user's allowance
     /// ([`Chat::charge`]), since the whole room hears of it.
-    pub async fn mark_read(
-        &self,
-        events: &impl ChatEvents,
-        user: &UserId,
-        conversation_id: i64,
-    ) -> AppResult<ReadReceipt> {
+    pub async fn mark_read(&self, user: &UserId, conversation_id: i64) -> AppResult<ReadReceipt> {
         let (conv, member) = membership(&self.db, user, conversation_id).await?;
         if member.last_read_seq >= conv.last_seq {
             return Ok(ReadReceipt {
@@ -161,7 +186,7 @@ impl Chat {
             moved,
         };
         if moved {
-            events.messages_read(&receipt).await;
+            self.publish(&ChatEvent::MessagesRead(&receipt));
         }
         Ok(receipt)
     }
@@ -282,34 +307,10 @@ async fn read_all(
     Ok((last_seq, updated, moved))
 }
 
-/// The conversation's `last_seq` as it is now, not as `conv` was read.
-pub(crate) async fn current_last_seq(
-    txn: &DatabaseTransaction,
-    conv: &conversation::Model,
-) -> Result<i64, DbErr> {
-    Ok(conversation::Entity::find_by_id(conv.id)
-        .one(txn)
-        .await?
-        .map_or(conv.last_seq, |c| c.last_seq))
-}
-
 /// A raw statement with the user's key as `$1` (both SQLite and PostgreSQL read `$1`).
 fn statement(db: &impl ConnectionTrait, sql: &str, user: &UserId) -> Statement {
     let backend: DbBackend = db.get_database_backend();
     Statement::from_sql_and_values(backend, sql, [user.key().into()])
-}
-
-/// The direct conversation of an ordered pair.
-pub(crate) async fn find_direct<C: ConnectionTrait>(
-    conn: &C,
-    first: &UserId,
-    second: &UserId,
-) -> Result<Option<conversation::Model>, DbErr> {
-    conversation::Entity::find()
-        .filter(conversation::Column::Participant1Id.eq(first.key()))
-        .filter(conversation::Column::Participant2Id.eq(second.key()))
-        .one(conn)
-        .await
 }
 
 /// See [`Chat::require_participant`]; usable inside a transaction.

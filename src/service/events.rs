@@ -1,46 +1,68 @@
-//! Domain events, told after the transaction that made them committed.
-
-use std::future::Future;
-use std::pin::Pin;
+//! What the service tells after a commit: one [`ChatEvent`] per change that others should hear,
+//! handed to the one [`EventSink`] the service was built with. The socket layer's broadcaster is
+//! that sink: it renders each event in the vocabulary of every protocol the server speaks, so a
+//! change made through any door reaches every client in its own shape.
 
 use crate::ids::UserId;
 use crate::service::views::{MessageView, PresenceView, ReadReceipt};
 
-/// Where the service tells what happened. The socket layer turns these into Socket.IO events.
-pub trait ChatEvents: Send + Sync {
-    /// A message was stored. Called in `seq` order per conversation.
-    fn message_created(&self, message: &MessageView) -> impl Future<Output = ()> + Send;
+/// The client connection an event came from, so that it is not told back to it. Opaque to the
+/// service: the transport gives each connection one (a Socket.IO session id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin(pub [u8; 16]);
 
+/// A change others should hear, told after the transaction that made it committed.
+#[derive(Debug, Clone, Copy)]
+pub enum ChatEvent<'a> {
+    /// A message was stored. Told in `seq` order per conversation.
+    MessageCreated(&'a MessageView),
     /// A message was soft-deleted.
-    fn message_deleted(&self, message: &MessageView) -> impl Future<Output = ()> + Send;
-
+    MessageDeleted(&'a MessageView),
     /// A user's read position moved (or was re-affirmed).
-    fn messages_read(&self, receipt: &ReadReceipt) -> impl Future<Output = ()> + Send;
-
-    /// A user's first socket connected, or last socket disconnected; `partners` share a
-    /// conversation with them.
-    fn presence_changed(
-        &self,
-        presence: &PresenceView,
-        partners: &[UserId],
-    ) -> impl Future<Output = ()> + Send;
+    MessagesRead(&'a ReadReceipt),
+    /// A user's first socket connected, or last socket disconnected.
+    PresenceChanged {
+        /// The user's presence now.
+        presence: &'a PresenceView,
+        /// Who may see it: the people the user took part in a conversation with.
+        partners: &'a [UserId],
+    },
+    /// A user started or stopped typing in a conversation (or their indicator expired).
+    Typing {
+        /// Where.
+        conversation_id: i64,
+        /// Who.
+        user: &'a UserId,
+        /// The typist's connection, which is not told; `None` tells everyone.
+        origin: Option<Origin>,
+        /// Started (`true`) or stopped.
+        typing: bool,
+    },
+    /// A member entered (`joined`) or left a conversation's room on one of their connections.
+    RoomPresence {
+        /// Where.
+        conversation_id: i64,
+        /// Who.
+        user: &'a UserId,
+        /// The member's connection, which is not told.
+        origin: Origin,
+        /// Entered (`true`) or left.
+        joined: bool,
+    },
 }
 
-/// The part of [`ChatEvents`] a message writer calls from its own task, in a form it can keep
-/// for any sink.
-pub(crate) trait MessageSink: Send + Sync {
-    /// See [`ChatEvents::message_created`].
-    fn created<'a>(
-        &'a self,
-        message: &'a MessageView,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+/// Where the service tells what happened. Called with the conversation's order lock held, so
+/// events of one conversation are told in the order they committed; an implementation hands
+/// them on without waiting.
+pub trait EventSink: Send + Sync + std::fmt::Debug {
+    /// Tells `event`.
+    fn publish(&self, event: &ChatEvent<'_>);
 }
 
-impl<E: ChatEvents> MessageSink for E {
-    fn created<'a>(
-        &'a self,
-        message: &'a MessageView,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
-        Box::pin(self.message_created(message))
-    }
+/// Tells nobody: a service with no clients to tell (command-line tools).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl EventSink for Silent {
+    fn publish(&self, _event: &ChatEvent<'_>) {}
 }

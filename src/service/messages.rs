@@ -7,16 +7,13 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
-use std::sync::Arc;
-
-use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
-use crate::service::conversations::{current_last_seq, find_direct};
+use crate::service::store::{ConvRef, Member, current_last_seq, find_direct, pair_key};
 use crate::service::users::{Profiles, user_view};
 use crate::service::views::{MessageView, Page, PageRequest, Sent};
-use crate::service::{Chat, ChatEvents, settle, users};
+use crate::service::{Chat, ChatEvent, settle, users};
 
 /// Longest attachment URL, in bytes.
 pub const MAX_ATTACHMENT_URL: usize = 2_048;
@@ -26,8 +23,6 @@ pub const MAX_CLIENT_MSG_ID: usize = 128;
 pub const MAX_SEARCH_TERM: usize = 200;
 /// Longest `last_message` preview kept on a conversation, in characters.
 const PREVIEW_CHARS: usize = 500;
-/// Number of order-lock stripes.
-const STRIPES: usize = 256;
 
 /// What a client asks to send, before validation.
 #[derive(Clone, Debug, Default)]
@@ -44,58 +39,13 @@ pub struct SendInput {
     pub client_msg_id: Option<String>,
 }
 
-/// Per-conversation order: a send holds its conversation's stripe from before its transaction
-/// until its broadcast is out, so broadcasts leave in `seq` order.
-#[derive(Debug)]
-pub(crate) struct OrderLocks {
-    stripes: Vec<Mutex<()>>,
-}
-
-impl Default for OrderLocks {
-    fn default() -> Self {
-        Self {
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-        }
-    }
-}
-
-impl OrderLocks {
-    /// Locks the stripe of an order key (see [`ConvRef::order_key`]).
-    pub(crate) async fn lock(&self, key: u64) -> MutexGuard<'_, ()> {
-        // The remainder is below STRIPES, so it fits in usize.
-        let i = usize::try_from(key % STRIPES as u64).unwrap_or(0);
-        self.stripes[i].lock().await
-    }
-
-    /// Locks the stripes of all these keys, in stripe order (as every caller that holds more
-    /// than one does, so two callers cannot deadlock).
-    pub(crate) async fn lock_all(&self, keys: &[u64]) -> Vec<MutexGuard<'_, ()>> {
-        let mut stripes: Vec<usize> = keys
-            .iter()
-            .map(|k| usize::try_from(k % STRIPES as u64).unwrap_or(0))
-            .collect();
-        stripes.sort_unstable();
-        stripes.dedup();
-        let mut guards = Vec::with_capacity(stripes.len());
-        for i in stripes {
-            guards.push(self.stripes[i].lock().await);
-        }
-        guards
-    }
-}
-
 impl Chat {
-    /// Validates and stores a message from `sender`, then tells `events`. Returns after the
-    /// transaction that stored it committed and `events` was told. A repeated client message id
+    /// Validates and stores a message from `sender`, then tells the event sink. Returns after
+    /// the transaction that stored it committed and the sink was told. A repeated client message id
     /// returns the stored message and stores and tells nothing. A refused send stores nothing at
     /// all: a new direct conversation is created in the same transaction as its first message.
     /// Concurrent sends share transactions (see [`writer`](crate::service::writer)).
-    pub async fn send_message<E: ChatEvents + Clone + 'static>(
-        &self,
-        events: &E,
-        sender: &UserId,
-        input: SendInput,
-    ) -> AppResult<Sent> {
+    pub async fn send_message(&self, sender: &UserId, input: SendInput) -> AppResult<Sent> {
         self.charge(sender)?;
         let input = self.validate(input)?;
         let (target, first_part) = self.target(sender, &input).await?;
@@ -105,13 +55,7 @@ impl Chat {
         };
         let sent = self
             .writers
-            .write(
-                sender.clone(),
-                target,
-                input,
-                first_part,
-                Arc::new(events.clone()),
-            )
+            .write(sender.clone(), target, input, first_part)
             .await?;
         // The sender has now taken part; the next send needs no update.
         if first_part && let Some(conv) = known {
@@ -188,12 +132,7 @@ impl Chat {
 
     /// Soft-deletes a message. Only its sender, still a participant, may; anyone else gets
     /// `FORBIDDEN`.
-    pub async fn delete_message(
-        &self,
-        events: &impl ChatEvents,
-        user: &UserId,
-        message_id: i64,
-    ) -> AppResult<MessageView> {
+    pub async fn delete_message(&self, user: &UserId, message_id: i64) -> AppResult<MessageView> {
         let not_found = || AppError::NotFound(format!("message {message_id} not found"));
         let found = message::Entity::find_by_id(message_id)
             .filter(message::Column::DeletedAt.is_null())
@@ -221,7 +160,7 @@ impl Chat {
             .limits
             .public_profile
             .show_message(settle(txn, deleted).await?);
-        events.message_deleted(&view).await;
+        self.publish(&ChatEvent::MessageDeleted(&view));
         Ok(view)
     }
 
@@ -361,59 +300,6 @@ impl Target {
             Self::NewDirect(first, second) => pair_key(first.key(), second.key()),
         }
     }
-}
-
-/// A user's membership of a conversation, as the send path needs it.
-#[derive(Clone, Debug)]
-pub(crate) struct Member {
-    /// The conversation.
-    pub(crate) conv: ConvRef,
-    /// Whether the user has taken part in it (see `participants.accepted_at`).
-    pub(crate) accepted: bool,
-}
-
-/// What a send needs to know of a conversation; none of it changes once the conversation exists.
-#[derive(Clone, Debug)]
-pub(crate) struct ConvRef {
-    /// The conversation id.
-    pub(crate) id: i64,
-    /// The ordered pair of a direct conversation.
-    pub(crate) pair: Option<(String, String)>,
-}
-
-impl ConvRef {
-    /// The parts of a stored conversation a send needs.
-    pub(crate) fn of(conv: &conversation::Model) -> Self {
-        let pair = match (&conv.participant_1_id, &conv.participant_2_id) {
-            (Some(first), Some(second)) => Some((first.clone(), second.clone())),
-            _ => None,
-        };
-        Self { id: conv.id, pair }
-    }
-
-    /// The order lock of a conversation: a direct conversation's is derived from its pair, so
-    /// the send that creates it and every later send share it.
-    pub(crate) fn order_key(&self) -> u64 {
-        match &self.pair {
-            Some((first, second)) => pair_key(first, second),
-            None => self.id.unsigned_abs(),
-        }
-    }
-
-    /// The other user of a direct conversation.
-    pub(crate) fn other(&self, me: &UserId) -> Option<&str> {
-        let (first, second) = self.pair.as_ref()?;
-        [first, second]
-            .into_iter()
-            .find(|k| k.as_str() != me.key())
-            .map(String::as_str)
-    }
-}
-
-fn pair_key(first: &str, second: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(&(first, second), &mut h);
-    std::hash::Hasher::finish(&h)
 }
 
 /// A stored message with its sender and receiver, the users from `profiles` or `conn`.

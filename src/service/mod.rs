@@ -2,7 +2,8 @@
 //! REST and Socket.IO are two doors that call the same functions here, so every rule
 //! (membership, validation, idempotency, ordering) lives in one place.
 //!
-//! What happens after a commit is told to a [`ChatEvents`] sink, which the socket layer implements.
+//! What happens after a commit is told to the service's one [`EventSink`], which the socket
+//! layer implements.
 
 mod cache;
 pub mod conversations;
@@ -10,6 +11,8 @@ pub mod events;
 mod limits;
 pub mod messages;
 pub mod presence;
+mod store;
+mod typing;
 pub mod users;
 pub mod views;
 mod writer;
@@ -21,7 +24,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-pub use events::ChatEvents;
+pub use events::{ChatEvent, EventSink, Origin};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
@@ -38,6 +41,8 @@ pub struct Limits {
     /// The profile fields users are shown of each other (and of themselves, in the same
     /// payloads).
     pub public_profile: users::PublicFields,
+    /// How long a typing indicator lives without a renewal.
+    pub typing_timeout: std::time::Duration,
 }
 
 /// The chat service: the database, the in-process caches and locks. Cheap to clone.
@@ -52,29 +57,33 @@ pub struct Chat {
     /// The group-commit writers that store messages.
     writers: Arc<writer::Writers>,
     /// Serialises sends per conversation, so broadcasts leave in `seq` order.
-    order: Arc<messages::OrderLocks>,
+    order: Arc<store::OrderLocks>,
     /// Connected sockets per user on this node.
     presence: Arc<presence::Presence>,
     /// Sends and fan-out events per user on this node.
     rate: Arc<limits::UserRate>,
+    /// Who is typing where.
+    typing: Arc<typing::Typing>,
+    /// Where every change is told after its commit.
+    events: Arc<dyn EventSink>,
 }
 
 /// Facts the send path reads on every message, kept for a minute (see [`cache::TTL`]).
 #[derive(Debug, Default)]
 struct Caches {
     /// `(conversation, user)` pairs known to be memberships.
-    members: cache::TtlCache<(i64, String), messages::Member>,
+    members: cache::TtlCache<(i64, String), store::Member>,
     /// Direct conversations by their ordered pair.
-    directs: cache::TtlCache<(String, String), messages::ConvRef>,
+    directs: cache::TtlCache<(String, String), store::ConvRef>,
     /// Users as stored.
     profiles: Arc<users::Profiles>,
 }
 
 impl Chat {
-    /// A chat service over `db`. Starts the message writers, so it must be called within a Tokio
-    /// runtime.
-    pub fn new(db: DatabaseConnection, limits: Limits) -> Self {
-        Self::with_writer_db(db.clone(), db, limits)
+    /// A chat service over `db` that tells `events` of every change. Starts the message
+    /// writers, so it must be called within a Tokio runtime.
+    pub fn new(db: DatabaseConnection, limits: Limits, events: Arc<dyn EventSink>) -> Self {
+        Self::with_writer_db(db.clone(), db, limits, events)
     }
 
     /// A chat service whose message writers store through `writer_db` (see
@@ -83,27 +92,36 @@ impl Chat {
         db: DatabaseConnection,
         writer_db: DatabaseConnection,
         limits: Limits,
+        events: Arc<dyn EventSink>,
     ) -> Self {
-        let order = Arc::new(messages::OrderLocks::default());
+        let order = Arc::new(store::OrderLocks::default());
         let caches = Arc::new(Caches::default());
         let writers = writer::Writers::start(
             writer_db,
             order.clone(),
             caches.profiles.clone(),
             limits.public_profile,
+            events.clone(),
         );
         Self {
             rate: Arc::new(limits::UserRate::new(
                 limits.send_rate_per_sec,
                 limits.send_burst,
             )),
+            typing: Arc::new(typing::Typing::new(limits.typing_timeout)),
             db,
             limits,
             caches,
             writers: Arc::new(writers),
             order,
             presence: Arc::new(presence::Presence::default()),
+            events,
         }
+    }
+
+    /// Tells the service's sink of `event`.
+    fn publish(&self, event: &ChatEvent<'_>) {
+        self.events.publish(event);
     }
 
     /// Takes one event from `user`'s allowance (`SEND_BURST` at once, `SEND_RATE_PER_SEC` after

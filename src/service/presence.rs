@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use crate::error::AppResult;
 use crate::ids::UserId;
 use crate::service::views::PresenceView;
-use crate::service::{Chat, ChatEvents};
+use crate::service::{Chat, ChatEvent};
 
 /// Connected sockets per user key.
 #[derive(Debug, Default)]
@@ -56,19 +56,22 @@ impl Chat {
     }
 
     /// Tells `user`'s partners they are online.
-    pub async fn announce_online(&self, events: &impl ChatEvents, user: &UserId) -> AppResult<()> {
+    pub async fn announce_online(&self, user: &UserId) -> AppResult<()> {
         let partners = self.partners_of(user).await?;
         let view = PresenceView {
             user: user.clone(),
             online: true,
             last_seen: None,
         };
-        events.presence_changed(&view, &partners).await;
+        self.publish(&ChatEvent::PresenceChanged {
+            presence: &view,
+            partners: &partners,
+        });
         Ok(())
     }
 
     /// Stores `user`'s last-seen time and tells their partners they are offline.
-    pub async fn announce_offline(&self, events: &impl ChatEvents, user: &UserId) -> AppResult<()> {
+    pub async fn announce_offline(&self, user: &UserId) -> AppResult<()> {
         let now = crate::time::now();
         user::Entity::update_many()
             .col_expr(user::Column::LastSeenAt, Expr::value(now))
@@ -81,7 +84,10 @@ impl Chat {
             online: false,
             last_seen: Some(now),
         };
-        events.presence_changed(&view, &partners).await;
+        self.publish(&ChatEvent::PresenceChanged {
+            presence: &view,
+            partners: &partners,
+        });
         Ok(())
     }
 }

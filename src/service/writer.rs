@@ -29,10 +29,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
-use crate::service::events::MessageSink;
+use crate::service::events::{ChatEvent, EventSink};
 use crate::service::messages::{
-    ConvRef, OrderLocks, SendInput, Target, accept, create_direct, message_view, preview, same_send,
+    SendInput, Target, accept, create_direct, message_view, preview, same_send,
 };
+use crate::service::store::{ConvRef, OrderLocks};
 use crate::service::users::{Profiles, PublicFields, insert_stub};
 use crate::service::views::{MessageView, Sent};
 use crate::service::{begin_write, settle};
@@ -51,8 +52,6 @@ pub(crate) struct Job {
     pub(crate) input: SendInput,
     /// Whether this is the sender's first part in the conversation, to be recorded with it.
     pub(crate) first_part: bool,
-    /// Told of the message after its commit, before the answer.
-    pub(crate) events: Arc<dyn MessageSink>,
     pub(crate) reply: oneshot::Sender<AppResult<Sent>>,
 }
 
@@ -87,6 +86,7 @@ impl Writers {
         order: Arc<OrderLocks>,
         profiles: Arc<Profiles>,
         public: PublicFields,
+        events: Arc<dyn EventSink>,
     ) -> Self {
         let count = match db.get_database_backend() {
             DbBackend::Postgres => POSTGRES_WRITERS,
@@ -100,6 +100,7 @@ impl Writers {
                     order: order.clone(),
                     profiles: profiles.clone(),
                     public,
+                    events: events.clone(),
                 };
                 tokio::spawn(store.run(rx));
                 tx
@@ -115,7 +116,6 @@ impl Writers {
         target: Target,
         input: SendInput,
         first_part: bool,
-        events: Arc<dyn MessageSink>,
     ) -> AppResult<Sent> {
         let stopped = || AppError::Internal("the message writer has stopped".to_owned());
         let lane = usize::try_from(target.order_key() % self.queues.len() as u64).unwrap_or(0);
@@ -125,7 +125,6 @@ impl Writers {
             target,
             input,
             first_part,
-            events,
             reply,
         };
         self.queues[lane].send(job).await.map_err(|_| stopped())?;
@@ -140,6 +139,8 @@ struct Store {
     profiles: Arc<Profiles>,
     /// What users are shown of each other.
     public: PublicFields,
+    /// Told of each message after its commit, before its answer.
+    events: Arc<dyn EventSink>,
 }
 
 /// What became of one send in a batch.
@@ -221,9 +222,9 @@ impl Store {
             .collect();
         // Broadcast everything first (in `seq` order), then answer: a sender that sees its
         // acknowledgement knows the room has been told.
-        for (job, outcome) in jobs.iter().zip(&outcomes) {
+        for outcome in &outcomes {
             if let Outcome::Created(view) = outcome {
-                job.events.created(view).await;
+                self.events.publish(&ChatEvent::MessageCreated(view));
             }
         }
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -550,22 +551,19 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::service::ChatEvents;
-    use crate::service::views::{PresenceView, ReadReceipt};
 
     /// Records the `seq` of every message it is told of.
-    #[derive(Default)]
+    #[derive(Debug, Default)]
     struct Told(Mutex<Vec<i64>>);
 
-    impl ChatEvents for Told {
-        async fn message_created(&self, m: &MessageView) {
-            if let Ok(mut told) = self.0.lock() {
+    impl EventSink for Told {
+        fn publish(&self, event: &ChatEvent<'_>) {
+            if let ChatEvent::MessageCreated(m) = event
+                && let Ok(mut told) = self.0.lock()
+            {
                 told.push(m.seq);
             }
         }
-        async fn message_deleted(&self, _: &MessageView) {}
-        async fn messages_read(&self, _: &ReadReceipt) {}
-        async fn presence_changed(&self, _: &PresenceView, _: &[UserId]) {}
     }
 
     fn user(n: i64) -> UserId {
@@ -608,13 +606,14 @@ mod tests {
         config.database_url = "sqlite::memory:".to_owned();
         let db = crate::db::connect(&config).await.expect("database");
         crate::db::migrate(&db).await.expect("migrations");
+        let told = Arc::new(Told::default());
         let writers = Writers::start(
             db.clone(),
             Arc::new(OrderLocks::default()),
             Arc::new(Profiles::default()),
             PublicFields::default(),
+            told.clone(),
         );
-        let told = Arc::new(Told::default());
         let pair = || Target::NewDirect(user(1), user(2));
         // Queued together (the writer has not run yet on this single-threaded runtime), so
         // they are written as one batch, which the send to a missing conversation fails.
@@ -631,13 +630,7 @@ mod tests {
         sends.push((pair(), input("other", Some("k4"))));
         let answers = join_all(sends.into_iter().map(|(target, input)| {
             let first = matches!(target, Target::NewDirect(..));
-            writers.write(
-                user(1),
-                target,
-                input,
-                first,
-                told.clone() as Arc<dyn MessageSink>,
-            )
+            writers.write(user(1), target, input, first)
         }))
         .await;
 

@@ -321,12 +321,17 @@ pub struct SocketClient {
 impl SocketClient {
     /// Connects and waits until the server accepted the connection.
     pub async fn connect(url: &str, token: &str, transport: TransportType) -> Self {
+        Self::connect_with_auth(url, json!({ "token": token }), transport).await
+    }
+
+    /// Connects with the handshake's `auth` and waits until the server accepted the connection.
+    pub async fn connect_with_auth(url: &str, auth: Value, transport: TransportType) -> Self {
         let (tx, events) = mpsc::unbounded_channel();
         let error_tx = tx.clone();
         let (connected_tx, connected) = mpsc::unbounded_channel::<()>();
         let client = ClientBuilder::new(url)
             .namespace("/")
-            .auth(json!({ "token": token }))
+            .auth(auth)
             .transport_type(transport)
             .reconnect(false)
             .on(Event::Connect, move |_, _| {

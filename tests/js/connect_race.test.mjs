@@ -1,6 +1,6 @@
 // Events a client emits the moment it is connected (or even before: socket.io-client buffers them
 // and flushes them on connect) must be handled. The seed's React example emits join_conversation
-// right after io(); PROTOCOL.md's handlers are "in place before the first event can arrive".
+// right after io(); docs/protocols/conversations.md's handlers are "in place before the first event can arrive".
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

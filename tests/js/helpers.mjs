@@ -1,7 +1,7 @@
 // Shared helpers for the parley end-to-end suite.
 //
 // The suite plays a frontend written from the seed documents (shared/seeds/002_*.md) and checks the
-// contract in docs/PROTOCOL.md. It is started by the Rust harness with:
+// contract in docs/protocols/conversations.md. It is started by the Rust harness with:
 //   PARLEY_URL          base URL of a running parley, e.g. http://127.0.0.1:41234
 //   PARLEY_JWT_SECRET   the HS256 secret parley verifies tokens with
 // The database is shared by every test of a run, so each test makes its own fresh users.
@@ -336,7 +336,7 @@ export async function openConversation(a, b, content = `hello ${rand()}`) {
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|\+00:00)$/;
 
-/** An RFC 3339 UTC timestamp with milliseconds, as PROTOCOL.md promises. */
+/** An RFC 3339 UTC timestamp with milliseconds, as docs/protocols/conversations.md promises. */
 export function assertTimestamp(value, what = 'timestamp') {
   assert.equal(typeof value, 'string', `${what} should be a string, got ${JSON.stringify(value)}`);
   assert.match(value, TIMESTAMP, `${what} should be RFC 3339 UTC with milliseconds`);

@@ -1,68 +1,57 @@
-//! REST adapters under `/api/chat`, one file per resource, answering in the seed's envelope
-//! `{ success, message?, data }`. Handlers parse, call the service, and shape the answer.
-
-pub mod conversations;
-pub mod messages;
-pub mod unread;
-pub mod views;
+//! The REST door's machinery, shared by every protocol: the authenticated caller
+//! ([`AuthUser`]), extractors whose rejections are [`AppError`]s, the `{ success, message?, data }`
+//! envelope the seeds answer in, page parameters, and the routes every server has (`/health`,
+//! the JSON 404 and 405).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use socketioxide::SocketIo;
 
+use crate::auth::{Identity, bearer};
 use crate::error::AppError;
 use crate::service::views::PageRequest;
-use crate::socket::emit::Emitter;
 use crate::state::AppState;
 
 /// Largest page size a client may ask for.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
-/// The state of every REST handler: the shared application state and the Socket.IO handle to
-/// broadcast through.
-#[derive(Clone, Debug)]
-pub struct ApiState {
-    /// Service and settings.
-    pub app: AppState,
-    /// Broadcasts.
-    pub emitter: Emitter,
-}
+/// The authenticated caller of a REST request: `Authorization: Bearer <token>`, else `401`.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub Identity);
 
-impl ApiState {
-    /// The REST state over `app`, broadcasting through `io`.
-    pub fn new(app: AppState, io: SocketIo) -> Self {
-        Self {
-            app,
-            emitter: Emitter::new(io),
-        }
+impl<S: Send + Sync> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let app = AppState::from_ref(state);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = bearer(header).ok_or_else(|| {
+            AppError::Unauthorized("missing token: send Authorization: Bearer <token>".to_owned())
+        })?;
+        let identity = app.verifier.verify(token)?;
+        app.chat.remember_identity(&identity).await?;
+        Ok(AuthUser(identity))
     }
 }
 
-/// Every REST route.
-pub fn router(state: ApiState) -> Router {
-    let chat = Router::new()
-        .route("/send", post(messages::send))
-        .route("/conversations", get(conversations::list))
-        .route("/conversations/{id}/messages", get(messages::list))
-        .route("/conversations/{id}/read", put(conversations::read))
-        .route("/conversations/{id}/search", get(messages::search))
-        .route("/messages/{id}", delete(messages::delete))
-        .route("/unread-count", get(unread::count))
-        .route("/unread", get(unread::by_conversation))
-        .method_not_allowed_fallback(method_not_allowed);
-    Router::new()
-        .nest("/api/chat", chat)
-        .route("/health", get(health))
+/// The routes of every server around the protocols' own: `/health`, and JSON answers for
+/// unknown routes and methods.
+pub fn around(protocols: Router<AppState>) -> Router<AppState> {
+    protocols
+        .route("/health", axum::routing::get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -73,7 +62,9 @@ async fn not_found() -> AppError {
     AppError::NotFound("no such route".to_owned())
 }
 
-async fn method_not_allowed() -> AppError {
+/// The JSON `405` of a route that does not take the method (each protocol's nested router
+/// sets it too, since a nested router keeps its own fallback).
+pub async fn method_not_allowed() -> AppError {
     AppError::MethodNotAllowed("this route does not take that method".to_owned())
 }
 

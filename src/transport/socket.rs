@@ -1,14 +1,11 @@
-//! Socket.IO adapters: the connect handler registers every client event; each event's handler
-//! parses its payload, calls the service, and answers through one acknowledgement envelope.
+//! The Socket.IO door's machinery, for every protocol: the connect middleware (token, then the
+//! protocol the socket speaks), each socket's event queue and the one acknowledgement envelope
+//! its events are answered in ([`on`]), presence counting, token expiry, the cut-off of clients
+//! that stop reading, and closing every socket at shutdown.
 //!
 //! Events of one socket are handled one after another, in the order the client sent them
-//! (socketioxide would otherwise run each in its own task): a `join_conversation` followed by a
-//! `send_message`, or two sends, take effect in that order.
-
-pub mod conversations;
-pub mod emit;
-pub mod messages;
-pub mod typing;
+//! (socketioxide would otherwise run each in its own task): a join followed by a send, or two
+//! sends, take effect in that order.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
@@ -20,16 +17,34 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use serde::Serialize;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use serde_json::Value as Json;
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Extension, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::{Sid, Socket};
-use socketioxide::{SendError, SocketError, SocketIo};
 
 use crate::auth::Identity;
 use crate::error::{AppError, AppResult};
+use crate::service::Origin;
 use crate::state::AppState;
-use emit::Emitter;
-use typing::Typing;
+use crate::transport::Spoken;
+use crate::transport::broadcast::Broadcaster;
+use crate::transport::connection::{CutOff, origin_of, undelivered, websocket_connection};
+
+/// Client-facing event: a client event sent without an acknowledgement failed (every protocol's
+/// clients listen for it).
+pub const ERROR: &str = "error";
+
+/// `error`, for a client event sent without an acknowledgement.
+#[derive(Debug, Serialize)]
+pub struct ErrorPayload<'a> {
+    /// The client event that failed.
+    pub event: &'a str,
+    /// Error code.
+    pub code: &'a str,
+    /// What went wrong.
+    pub message: &'a str,
+}
 
 /// Events a socket may have waiting before new ones are refused.
 const QUEUE_DEPTH: usize = 64;
@@ -43,14 +58,14 @@ pub struct SocketCtx {
     pub app: AppState,
     /// The connected user.
     pub identity: Identity,
-    /// Broadcasts.
-    pub emitter: Emitter,
-    /// Typing indicators.
-    pub typing: Arc<Typing>,
+    /// The vocabulary this socket speaks.
+    pub protocol: Spoken,
+    /// The socket's connection, as the service knows it.
+    pub origin: Origin,
+    /// Delivers to other sockets.
+    pub broadcaster: Broadcaster,
     /// Whether the server still takes events, and how many it has not answered yet.
     intake: Arc<Intake>,
-    /// Set once the connection was cut off for not reading its events.
-    cut: AtomicBool,
     queue: Mutex<Queue>,
     presence: Mutex<Presence>,
 }
@@ -185,12 +200,12 @@ impl Expiries {
     }
 
     /// Disconnects sockets as their tokens expire, until the server closes.
-    async fn run(self: Arc<Self>, emitter: Emitter) {
+    async fn run(self: Arc<Self>, broadcaster: Broadcaster) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if !emitter.is_open() {
+            if !broadcaster.is_open() {
                 return;
             }
             let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
@@ -206,7 +221,7 @@ impl Expiries {
             };
             for sid in expired {
                 tracing::debug!(%sid, "token expired: disconnecting");
-                emitter.disconnect(sid);
+                broadcaster.disconnect(sid);
             }
         }
     }
@@ -223,74 +238,148 @@ enum Presence {
     Gone,
 }
 
-/// Registers parley's namespace on `io`. On a connection, [`authenticate`] runs first, then
-/// [`prepare`]; both run before the client is told it is connected, so every handler is in place
-/// before its first event can arrive. Then `on_connect` counts the socket for presence. Starts
-/// the task that disconnects sockets whose token expired.
-///
-/// [`authenticate`]: crate::auth::socket::authenticate
-pub fn register(io: &SocketIo, expiries: Arc<Expiries>) {
+/// What the connect handlers need, besides the socket.
+#[derive(Clone, Debug)]
+struct Door {
+    app: AppState,
+    broadcaster: Broadcaster,
+    protocols: Arc<[Spoken]>,
+    expiries: Arc<Expiries>,
+    intake: Arc<Intake>,
+}
+
+/// Registers parley's namespace on `io`, speaking `protocols` (the first is the default). On a
+/// connection, [`authenticate`] runs first, then [`prepare`]; both run before the client is
+/// told it is connected, so every handler is in place before its first event can arrive. Then
+/// the socket is counted for presence. Starts the task that disconnects sockets whose token
+/// expired.
+pub fn register(
+    io: &SocketIo,
+    app: AppState,
+    broadcaster: Broadcaster,
+    protocols: &[Spoken],
+    expiries: Arc<Expiries>,
+    intake: Arc<Intake>,
+) {
     use socketioxide::handler::ConnectHandler;
+    let door = Door {
+        app,
+        broadcaster: broadcaster.clone(),
+        protocols: protocols.into(),
+        expiries: expiries.clone(),
+        intake,
+    };
+    let (authenticating, preparing) = (door.clone(), door);
     io.ns(
         "/",
         on_connect
-            .with(prepare)
-            .with(crate::auth::socket::authenticate),
+            .with(move |socket: SocketRef| {
+                let door = preparing.clone();
+                async move { prepare(&socket, &door) }
+            })
+            .with(move |socket: SocketRef, TryData(auth): TryData<Json>| {
+                let door = authenticating.clone();
+                async move { authenticate(&socket, &door, auth.ok()).await }
+            }),
     );
-    tokio::spawn(expiries.run(Emitter::new(io.clone())));
+    tokio::spawn(expiries.run(broadcaster));
 }
 
-/// Joins the user's personal room and registers every event handler of the socket.
-async fn prepare(
-    socket: SocketRef,
-    io: SocketIo,
-    State(app): State<AppState>,
-    State(typing): State<Arc<Typing>>,
-    State(expiries): State<Arc<Expiries>>,
-    State(intake): State<Arc<Intake>>,
-    Extension(identity): Extension<Identity>,
-) -> Result<(), std::convert::Infallible> {
-    expiries.watch(identity.expires_at, socket.id);
+/// Why a connection was refused; its text is the client's `connect_error` message.
+#[derive(Debug)]
+pub struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Finds the handshake's token ([`crate::auth::handshake_token`]), verifies it, records the
+/// user, and keeps the identity and the protocol the socket speaks in its extensions.
+async fn authenticate(socket: &SocketRef, door: &Door, auth: Option<Json>) -> Result<(), Refused> {
+    if door.intake.is_closed() {
+        return Err(Refused(
+            "the server is shutting down: connect again".to_owned(),
+        ));
+    }
+    let protocol = chosen_protocol(&door.protocols, socket, auth.as_ref())?;
+    let token = crate::auth::handshake_token(auth.as_ref(), socket.req_parts())
+        .ok_or_else(|| Refused("missing token: pass auth.token".to_owned()))?;
+    let identity = door
+        .app
+        .verifier
+        .verify(&token)
+        .map_err(|e| Refused(e.to_string()))?;
+    door.app
+        .chat
+        .remember_identity(&identity)
+        .await
+        .map_err(|e| Refused(e.to_string()))?;
+    socket.extensions.insert(identity);
+    socket.extensions.insert(protocol);
+    Ok(())
+}
+
+/// The protocol a connecting socket speaks: the one its handshake names (`auth.protocol`, else
+/// `?protocol=`), which must be enabled, else the first enabled.
+fn chosen_protocol(
+    enabled: &[Spoken],
+    socket: &SocketRef,
+    auth: Option<&Json>,
+) -> Result<Spoken, Refused> {
+    let named = auth
+        .and_then(|a| a.get("protocol"))
+        .and_then(Json::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            socket.req_parts().uri.query().and_then(|q| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("protocol="))
+                    .map(str::to_owned)
+            })
+        });
+    match named {
+        None => enabled
+            .first()
+            .cloned()
+            .ok_or_else(|| Refused("this server speaks no protocol".to_owned())),
+        Some(name) => enabled
+            .iter()
+            .find(|p| p.name() == name)
+            .cloned()
+            .ok_or_else(|| Refused(format!("this server does not speak protocol {name:?}"))),
+    }
+}
+
+/// Builds the socket's context, and lets its protocol join its rooms and register every event
+/// handler.
+fn prepare(socket: &SocketRef, door: &Door) -> Result<(), Refused> {
+    let (Some(identity), Some(protocol)) = (
+        socket.extensions.get::<Identity>(),
+        socket.extensions.get::<Spoken>(),
+    ) else {
+        return Err(Refused("the connection was not authenticated".to_owned()));
+    };
+    door.expiries.watch(identity.expires_at, socket.id);
     let ctx = Arc::new(SocketCtx {
-        app,
+        app: door.app.clone(),
         identity,
-        emitter: Emitter::new(io),
-        typing,
-        intake,
-        cut: AtomicBool::new(false),
+        protocol: protocol.clone(),
+        origin: origin_of(socket.id),
+        broadcaster: door.broadcaster.clone(),
+        intake: door.intake.clone(),
         queue: Mutex::default(),
         presence: Mutex::new(Presence::New),
     });
-    socket.join(emit::user_room(&ctx.identity.user));
-
-    on(&socket, &ctx, emit::JOIN_CONVERSATION, conversations::join);
-    on(
-        &socket,
-        &ctx,
-        emit::LEAVE_CONVERSATION,
-        conversations::leave,
-    );
-    on(
-        &socket,
-        &ctx,
-        emit::MARK_AS_READ,
-        conversations::mark_as_read,
-    );
-    on(
-        &socket,
-        &ctx,
-        emit::JOIN_PERSONAL_ROOM,
-        conversations::join_personal_room,
-    );
-    on(&socket, &ctx, emit::SEND_MESSAGE, messages::send);
-    on(&socket, &ctx, emit::TYPING, typing::start);
-    on(&socket, &ctx, emit::STOP_TYPING, typing::stop);
+    protocol.connect(socket, &ctx);
 
     let on_leave = ctx.clone();
+    let expiries = door.expiries.clone();
     socket.on_disconnect(async move |socket: SocketRef| {
         let ctx = on_leave;
         expiries.forget(ctx.identity.expires_at, socket.id);
-        ctx.typing.socket_gone(&ctx.emitter, socket.id).await;
+        ctx.app.chat.connection_gone(ctx.origin);
         let last = match ctx.presence.lock() {
             Ok(mut state) => {
                 let was = std::mem::replace(&mut *state, Presence::Gone);
@@ -298,17 +387,12 @@ async fn prepare(
             }
             Err(_) => false,
         };
-        if last
-            && let Err(e) = ctx
-                .app
-                .chat
-                .announce_offline(&ctx.emitter, &ctx.identity.user)
-                .await
-        {
+        if last && let Err(e) = ctx.app.chat.announce_offline(&ctx.identity.user).await {
             tracing::warn!(error = %e, "presence update on disconnect failed");
         }
     });
     socket.extensions.insert(ctx);
+    socket.extensions.insert(CutOff::default());
     Ok(())
 }
 
@@ -322,13 +406,7 @@ async fn on_connect(Extension(ctx): Extension<Arc<SocketCtx>>) {
         }
         _ => false,
     };
-    if first
-        && let Err(e) = ctx
-            .app
-            .chat
-            .announce_online(&ctx.emitter, &ctx.identity.user)
-            .await
-    {
+    if first && let Err(e) = ctx.app.chat.announce_online(&ctx.identity.user).await {
         tracing::warn!(error = %e, "presence update on connect failed");
     }
 }
@@ -336,8 +414,9 @@ async fn on_connect(Extension(ctx): Extension<Arc<SocketCtx>>) {
 /// The payload of a client event: the first argument, or why it could not be read.
 pub type Payload = Result<serde_json::Value, String>;
 
-/// Registers `handler` for `event` on this socket, behind the socket's event queue.
-fn on<H, Fut, T>(socket: &SocketRef, ctx: &Arc<SocketCtx>, event: &'static str, handler: H)
+/// Registers `handler` for `event` on this socket, behind the socket's event queue: its result
+/// is the event's answer.
+pub fn on<H, Fut, T>(socket: &SocketRef, ctx: &Arc<SocketCtx>, event: &'static str, handler: H)
 where
     H: Fn(Arc<SocketCtx>, SocketRef, Payload) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = AppResult<T>> + Send + 'static,
@@ -422,8 +501,8 @@ impl Reply {
             (Err(e), false) => {
                 let body = e.body();
                 self.socket.emit(
-                    emit::ERROR,
-                    &emit::ErrorPayload {
+                    ERROR,
+                    &ErrorPayload {
                         event: self.event,
                         code: body.code,
                         message: &body.message,
@@ -480,112 +559,6 @@ pub async fn close_all(io: &SocketIo, deadline: tokio::time::Instant) {
     }
 }
 
-/// The connection a WebSocket socket rides on: the one its session was opened on, or, for a
-/// session that began on long-polling and upgraded, the upgrade's (see [`note_upgrade`]).
-/// `None` for a socket on long-polling.
-fn websocket_connection(socket: &SocketRef) -> Option<crate::serve::ConnectionCloser> {
-    if socket.transport_type() != socketioxide::TransportType::Websocket {
-        return None;
-    }
-    if let Some(Upgraded(closer)) = socket.extensions.get::<Upgraded>() {
-        return Some(closer);
-    }
-    let parts = socket.req_parts();
-    is_websocket_request(&parts.uri)
-        .then(|| {
-            parts
-                .extensions
-                .get::<crate::serve::ConnectionCloser>()
-                .cloned()
-        })
-        .flatten()
-}
-
-/// The connection a session's WebSocket upgrade arrived on (the session's request parts are
-/// those of the long-polling request that opened it).
-#[derive(Clone, Debug)]
-struct Upgraded(crate::serve::ConnectionCloser);
-
-fn is_websocket_request(uri: &axum::http::Uri) -> bool {
-    uri.query()
-        .is_some_and(|q| q.split('&').any(|kv| kv == "transport=websocket"))
-}
-
-/// Notes, on the socket of a session that is upgrading from long-polling to WebSocket, which
-/// connection the WebSocket arrives on, so that [`cut_off`] can close it. Runs on every request
-/// before the Socket.IO layer; only an upgrade of a connected socket is noted.
-pub fn note_upgrade<B>(io: &SocketIo, req: axum::http::Request<B>) -> axum::http::Request<B> {
-    if !is_websocket_request(req.uri()) {
-        return req;
-    }
-    let sid = req.uri().query().and_then(|q| {
-        q.split('&')
-            .find_map(|kv| kv.strip_prefix("sid="))
-            .and_then(|sid| sid.parse::<Sid>().ok())
-    });
-    // Noted while the socket is still on long-polling (the last attempt wins, as the one that
-    // upgrades is the last); once it rides a WebSocket, another request with its sid changes
-    // nothing.
-    if let (Some(sid), Some(closer)) = (
-        sid,
-        req.extensions().get::<crate::serve::ConnectionCloser>(),
-    ) && let Some(socket) = io.of("/").and_then(|ns| ns.get_socket(sid))
-        && socket.transport_type() == socketioxide::TransportType::Polling
-    {
-        socket.extensions.insert(Upgraded(closer.clone()));
-    }
-    req
-}
-
-/// What to do when `event` could not be handed to `socket`: a full buffer means the client is
-/// not reading what it is sent (or sends far faster than it reads its answers), so its
-/// connection is cut off rather than the event silently lost; a closed socket needs nothing.
-pub(crate) fn undelivered(socket: &SocketRef, event: &str, error: &SendError) {
-    match error {
-        SendError::Socket(SocketError::InternalChannelFull) => cut_off(socket, event),
-        SendError::Socket(SocketError::Closed) => {}
-        SendError::Serialize(e) => tracing::error!(event, error = %e, "cannot serialize an event"),
-    }
-}
-
-/// Closes the connection of a socket whose outgoing buffer is full, so that the client sees a
-/// transport close, reconnects, and catches up by `seq` (the room events it missed are in the
-/// history).
-pub(crate) fn cut_off(socket: &SocketRef, event: &str) {
-    let first = socket
-        .extensions
-        .get::<Arc<SocketCtx>>()
-        .is_none_or(|ctx| !ctx.cut.swap(true, Ordering::SeqCst));
-    if !first {
-        return;
-    }
-    tracing::warn!(
-        sid = %socket.id,
-        event,
-        "a client is not reading its events (its buffer is full): closing its connection"
-    );
-    match websocket_connection(socket) {
-        // Closing the connection the WebSocket rides on fails it at once.
-        Some(closer) => closer.close(),
-        // Long-polling spreads over requests: the session is ended with a disconnect packet as
-        // soon as the buffer has room for it (the client's next poll makes room), and by the
-        // Engine.IO heartbeat if the client never polls again.
-        _ => {
-            let socket = socket.clone();
-            tokio::spawn(async move {
-                let mut retry = tokio::time::interval(Duration::from_millis(100));
-                for _ in 0..600 {
-                    retry.tick().await;
-                    match socket.clone().disconnect() {
-                        Err(SocketError::InternalChannelFull) => continue,
-                        _ => return,
-                    }
-                }
-            });
-        }
-    }
-}
-
 /// A successful acknowledgement.
 #[derive(Serialize)]
 struct Ack<'a, T> {
@@ -594,7 +567,7 @@ struct Ack<'a, T> {
 }
 
 /// Reads a client payload into `T`: it must be a JSON object of the right shape.
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(payload: Payload) -> AppResult<T> {
+pub fn parse<T: serde::de::DeserializeOwned>(payload: Payload) -> AppResult<T> {
     let value = payload.map_err(|_| AppError::validation("payload must be a JSON object"))?;
     let kind = match &value {
         serde_json::Value::Object(_) => None,

@@ -1,0 +1,129 @@
+//! What the conversation and message code share: the reference a send keeps of a conversation
+//! and its order key, the order locks that keep each conversation's broadcasts in `seq` order,
+//! and lookups usable inside a transaction.
+
+use entity::conversation;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::ids::UserId;
+
+/// Number of order-lock stripes.
+const STRIPES: usize = 256;
+
+/// Per-conversation order: a send holds its conversation's stripe from before its transaction
+/// until its broadcast is out, so broadcasts leave in `seq` order.
+#[derive(Debug)]
+pub(crate) struct OrderLocks {
+    stripes: Vec<Mutex<()>>,
+}
+
+impl Default for OrderLocks {
+    fn default() -> Self {
+        Self {
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl OrderLocks {
+    /// Locks the stripe of an order key (see [`ConvRef::order_key`]).
+    pub(crate) async fn lock(&self, key: u64) -> MutexGuard<'_, ()> {
+        // The remainder is below STRIPES, so it fits in usize.
+        let i = usize::try_from(key % STRIPES as u64).unwrap_or(0);
+        self.stripes[i].lock().await
+    }
+
+    /// Locks the stripes of all these keys, in stripe order (as every caller that holds more
+    /// than one does, so two callers cannot deadlock).
+    pub(crate) async fn lock_all(&self, keys: &[u64]) -> Vec<MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = keys
+            .iter()
+            .map(|k| usize::try_from(k % STRIPES as u64).unwrap_or(0))
+            .collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for i in stripes {
+            guards.push(self.stripes[i].lock().await);
+        }
+        guards
+    }
+}
+
+/// A user's membership of a conversation, as the send path needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct Member {
+    /// The conversation.
+    pub(crate) conv: ConvRef,
+    /// Whether the user has taken part in it (see `participants.accepted_at`).
+    pub(crate) accepted: bool,
+}
+
+/// What a send needs to know of a conversation; none of it changes once the conversation exists.
+#[derive(Clone, Debug)]
+pub(crate) struct ConvRef {
+    /// The conversation id.
+    pub(crate) id: i64,
+    /// The ordered pair of a direct conversation.
+    pub(crate) pair: Option<(String, String)>,
+}
+
+impl ConvRef {
+    /// The parts of a stored conversation a send needs.
+    pub(crate) fn of(conv: &conversation::Model) -> Self {
+        let pair = match (&conv.participant_1_id, &conv.participant_2_id) {
+            (Some(first), Some(second)) => Some((first.clone(), second.clone())),
+            _ => None,
+        };
+        Self { id: conv.id, pair }
+    }
+
+    /// The order lock of a conversation: a direct conversation's is derived from its pair, so
+    /// the send that creates it and every later send share it.
+    pub(crate) fn order_key(&self) -> u64 {
+        match &self.pair {
+            Some((first, second)) => pair_key(first, second),
+            None => self.id.unsigned_abs(),
+        }
+    }
+
+    /// The other user of a direct conversation.
+    pub(crate) fn other(&self, me: &UserId) -> Option<&str> {
+        let (first, second) = self.pair.as_ref()?;
+        [first, second]
+            .into_iter()
+            .find(|k| k.as_str() != me.key())
+            .map(String::as_str)
+    }
+}
+
+pub(crate) fn pair_key(first: &str, second: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&(first, second), &mut h);
+    std::hash::Hasher::finish(&h)
+}
+
+/// The conversation's `last_seq` as it is now, not as `conv` was read.
+pub(crate) async fn current_last_seq(
+    txn: &DatabaseTransaction,
+    conv: &conversation::Model,
+) -> Result<i64, DbErr> {
+    Ok(conversation::Entity::find_by_id(conv.id)
+        .one(txn)
+        .await?
+        .map_or(conv.last_seq, |c| c.last_seq))
+}
+
+/// The direct conversation of an ordered pair.
+pub(crate) async fn find_direct<C: ConnectionTrait>(
+    conn: &C,
+    first: &UserId,
+    second: &UserId,
+) -> Result<Option<conversation::Model>, DbErr> {
+    conversation::Entity::find()
+        .filter(conversation::Column::Participant1Id.eq(first.key()))
+        .filter(conversation::Column::Participant2Id.eq(second.key()))
+        .one(conn)
+        .await
+}

@@ -1,0 +1,37 @@
+//! The doors' machinery, which speaks no vocabulary: the REST extractors, envelope and common
+//! routes ([`rest`]); the Socket.IO connection, its event queue, acknowledgements, token expiry
+//! and shutdown ([`socket`]); and the one [`Broadcaster`](broadcast::Broadcaster) that delivers
+//! the service's events in every enabled protocol's vocabulary ([`broadcast`]).
+//!
+//! Each protocol in `crate::protocols` builds its routes and event handlers from these pieces.
+
+pub mod broadcast;
+pub mod connection;
+pub mod rest;
+pub mod socket;
+
+use std::sync::Arc;
+
+use socketioxide::extract::SocketRef;
+
+use crate::service::ChatEvent;
+use broadcast::Broadcaster;
+use socket::SocketCtx;
+
+/// What the transport asks of a protocol (`crate::protocols::Protocol` is the one
+/// implementation): its name, what its sockets do on connect, and how it says the service's
+/// events.
+pub trait Vocabulary: Send + Sync + std::fmt::Debug + 'static {
+    /// The name `PROTOCOLS` and a handshake's `protocol` use.
+    fn name(&self) -> &'static str;
+
+    /// What a socket speaking this protocol does once authenticated, before it is told it is
+    /// connected: joins its rooms and registers its event handlers.
+    fn connect(&self, socket: &SocketRef, ctx: &Arc<SocketCtx>);
+
+    /// Says `event` to this protocol's rooms, in its vocabulary.
+    fn render(&self, event: &ChatEvent<'_>, out: &Broadcaster);
+}
+
+/// A protocol the server speaks, as the transport holds it.
+pub type Spoken = Arc<dyn Vocabulary>;
