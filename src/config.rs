@@ -127,8 +127,12 @@ pub struct Config {
     )]
     pub typing_timeout_ms: u64,
 
+    /// Seconds after sending during which the sender may edit a message (0: no limit).
+    #[arg(long, env = "EDIT_WINDOW_SECS", default_value_t = 900, global = true)]
+    pub edit_window_secs: u64,
+
     /// The vocabularies the server speaks, comma-separated: `conversations` (the `/api/chat`
-    /// backends). With several, a socket speaks the first unless its handshake names another
+    /// backends), `sessions` (the `/api/v1/chat` backend). With several, a socket speaks the first unless its handshake names another
     /// (`auth.protocol` or `?protocol=`).
     #[arg(
         long,
@@ -271,6 +275,7 @@ impl Config {
             send_burst: 60,
             public_profile_fields: "name,username,avatar".to_owned(),
             typing_timeout_ms: 5_000,
+            edit_window_secs: 900,
             protocols: "conversations".to_owned(),
             cors_origins: "*".to_owned(),
             shutdown_timeout_secs: 10,
@@ -305,6 +310,7 @@ impl std::fmt::Debug for Config {
             .field("send_burst", &self.send_burst)
             .field("public_profile_fields", &self.public_profile_fields)
             .field("typing_timeout_ms", &self.typing_timeout_ms)
+            .field("edit_window_secs", &self.edit_window_secs)
             .field("protocols", &self.protocols)
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)

@@ -37,6 +37,9 @@ pub enum AppError {
     /// Well-formed but impossible (messaging yourself).
     #[error("{0}")]
     Unprocessable(String),
+    /// An edit after the message's edit window closed (`EDIT_WINDOW_SECS`).
+    #[error("{0}")]
+    EditWindowExpired(String),
     /// Too many requests.
     #[error("{0}")]
     RateLimited(String),
@@ -86,6 +89,7 @@ impl AppError {
             Self::RequestTimeout(_) => "REQUEST_TIMEOUT",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unprocessable(_) => "UNPROCESSABLE",
+            Self::EditWindowExpired(_) => "EDIT_WINDOW_EXPIRED",
             Self::RateLimited(_) => "RATE_LIMITED",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
@@ -104,6 +108,7 @@ impl AppError {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::EditWindowExpired(_) => StatusCode::FORBIDDEN,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -221,6 +226,11 @@ mod tests {
                 "PAYLOAD_TOO_LARGE",
             ),
             (AppError::Unprocessable("x".into()), 422, "UNPROCESSABLE"),
+            (
+                AppError::EditWindowExpired("x".into()),
+                403,
+                "EDIT_WINDOW_EXPIRED",
+            ),
             (AppError::RateLimited("r".into()), 429, "RATE_LIMITED"),
             (AppError::Unavailable("u".into()), 503, "UNAVAILABLE"),
             (AppError::Internal("secret sql".into()), 500, "INTERNAL"),

@@ -132,6 +132,8 @@ pub async fn run(
             public_profile: PublicFields::parse(&config.public_profile_fields)
                 .map_err(RunError::Config)?,
             typing_timeout: config.typing_timeout(),
+            edit_window: (config.edit_window_secs > 0)
+                .then(|| std::time::Duration::from_secs(config.edit_window_secs)),
         },
         Arc::new(broadcaster.clone()),
     );

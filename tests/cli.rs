@@ -81,17 +81,23 @@ async fn token_mints_a_verifiable_token_and_needs_a_secret() {
 #[tokio::test]
 async fn migrate_up_status_down() {
     let db = TestDb::fresh().await;
-    let first = "m20261121_000001_create_chat_tables";
-    let last = "m20261207_000001_add_participant_accepted_at";
-    for (args, expect) in [
+    let all = [
+        "m20261121_000001_create_chat_tables",
+        "m20261207_000001_add_participant_accepted_at",
+        "m20261207_000002_add_group_details",
+        "m20261207_000003_create_message_edits",
+    ];
+    let (first, last) = (all[0], all[all.len() - 1]);
+    let mut steps = vec![
         (vec!["migrate", "status"], format!("pending  {first}")),
-        (vec!["migrate", "up"], format!("applied  {first}")),
         (vec!["migrate", "up"], format!("applied  {last}")),
-        // `down` reverts the last applied migration only, one at a time.
-        (vec!["migrate", "down"], format!("applied  {first}")),
-        (vec!["migrate", "down"], format!("pending  {first}")),
-        (vec!["migrate"], format!("applied  {last}")),
-    ] {
+    ];
+    // `down` reverts the last applied migration only, one at a time.
+    for name in all.iter().rev() {
+        steps.push((vec!["migrate", "down"], format!("pending  {name}")));
+    }
+    steps.push((vec!["migrate"], format!("applied  {last}")));
+    for (args, expect) in steps {
         let out = parley()
             .args(&args)
             .env("DATABASE_URL", &db.url)

@@ -11,20 +11,24 @@ use std::time::Duration;
 
 use common::{SECRET, TestServer};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn javascript_socket_io_client_suite() {
+/// Runs `npm run <script>` in `tests/js` against a fresh server with settings changed by `tune`.
+async fn run_suite(script: &str, tune: impl FnOnce(&mut parley::config::Config)) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
     assert!(
         dir.join("node_modules/socket.io-client").is_dir(),
         "the JavaScript suite's packages are missing: run `npm ci --prefix tests/js` \
          (the README's test command, scripts/test, does it for you)"
     );
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(common::TestDb::fresh().await, tune).await;
     let mut child = tokio::process::Command::new("npm")
-        .args(["test", "--silent"])
+        .args(["run", "--silent", script])
         .current_dir(&dir)
         .env("PARLEY_URL", &server.url)
         .env("PARLEY_JWT_SECRET", SECRET)
+        .env(
+            "PARLEY_TYPING_TIMEOUT_MS",
+            server.config.typing_timeout_ms.to_string(),
+        )
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -33,8 +37,38 @@ async fn javascript_socket_io_client_suite() {
         .await
         .expect("the JavaScript suite did not finish within 10 minutes")
         .unwrap();
-    assert!(status.success(), "the JavaScript suite failed: {status}");
+    assert!(
+        status.success(),
+        "the JavaScript suite `{script}` failed: {status}"
+    );
     server.finish().await;
+}
+
+/// The seed 002 frontend against the default server (`PROTOCOLS=conversations`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_socket_io_client_suite() {
+    run_suite("test", |_| {}).await;
+}
+
+/// The seed 001 frontend against `PROTOCOLS=sessions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_sessions_frontend_suite() {
+    run_suite("test:sessions", |c| {
+        c.protocols = "sessions".to_owned();
+        c.typing_timeout_ms = 1_500;
+        // Long enough for the edits made right after a send, short enough to wait out.
+        c.edit_window_secs = 4;
+    })
+    .await;
+}
+
+/// Both frontends on one server (`PROTOCOLS=conversations,sessions`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_both_protocols_on_one_server() {
+    run_suite("test:mixed", |c| {
+        c.protocols = "conversations,sessions".to_owned();
+    })
+    .await;
 }
 
 /// The official client, pipelining sends on every socket while the server is stopped: every

@@ -24,8 +24,19 @@ impl Recorder {
 impl EventSink for Recorder {
     fn publish(&self, event: &ChatEvent<'_>) {
         let line = match event {
-            ChatEvent::MessageCreated(m) => format!("created {} #{}", m.content, m.seq),
+            ChatEvent::MessageCreated { message: m, .. } => {
+                format!("created {} #{}", m.content, m.seq)
+            }
+            ChatEvent::ConversationStarted { members, .. } => {
+                format!("started with {}", members.len())
+            }
+            ChatEvent::MembersAdded { users, by, .. } => format!("{by} added {}", users.len()),
+            ChatEvent::MemberLeft { user, by, .. } => match by {
+                Some(by) => format!("{by} removed {user}"),
+                None => format!("{user} left"),
+            },
             ChatEvent::MessageDeleted(m) => format!("deleted #{}", m.seq),
+            ChatEvent::MessageEdited(m) => format!("edited #{} to {}", m.seq, m.content),
             ChatEvent::MessagesRead(r) => format!("read {} up to #{}", r.user, r.last_read_seq),
             ChatEvent::PresenceChanged { presence, partners } => format!(
                 "{} online={} partners={}",
@@ -42,6 +53,11 @@ impl EventSink for Recorder {
 
 /// A service on a fresh in-memory database, and the record of what it tells.
 async fn chat() -> (Chat, Recorder) {
+    chat_with(Some(std::time::Duration::from_secs(900))).await
+}
+
+/// [`chat`] with the edit window `edit_window`.
+async fn chat_with(edit_window: Option<std::time::Duration>) -> (Chat, Recorder) {
     let mut config = Config::with_defaults(None);
     config.database_url = "sqlite::memory:".to_owned();
     let db = parley::db::connect(&config).await.unwrap();
@@ -55,6 +71,7 @@ async fn chat() -> (Chat, Recorder) {
             send_burst: 1,
             public_profile: parley::service::users::PublicFields::default(),
             typing_timeout: std::time::Duration::from_secs(5),
+            edit_window,
         },
         Arc::new(events.clone()),
     );
@@ -89,7 +106,13 @@ async fn sends_are_numbered_told_in_order_and_repeats_are_silent() {
     }
     assert_eq!(
         events.take(),
-        ["created one #1", "created two #2", "created three #3"]
+        [
+            "started with 2",
+            "created one #1",
+            "created two #2",
+            "created three #3"
+        ],
+        "the first message opened the conversation, told first"
     );
 
     let keyed = SendInput {
@@ -188,5 +211,165 @@ async fn reads_deletes_and_presence_are_told() {
             "1 online=false partners=1",
         ],
         "only the first connect and the last disconnect change presence"
+    );
+}
+
+/// The ids of `view`'s members with their roles, in membership order.
+fn roles(view: &parley::service::views::ConversationView) -> Vec<(String, String)> {
+    view.members
+        .iter()
+        .map(|m| (m.user.id.key().to_owned(), m.role.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn groups_have_roles_and_a_member_removed_can_no_longer_send() {
+    use parley::service::groups::{NewGroup, Role};
+
+    let (chat, events) = chat().await;
+    let (admin, moder, member, other) = (user(1), user(2), user(3), user(4));
+    let group = chat
+        .create_group(
+            &admin,
+            NewGroup {
+                name: " Team ".to_owned(),
+                members: vec![moder.clone(), member.clone(), moder.clone()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let id = group.id;
+    assert_eq!(group.title.as_deref(), Some("Team"));
+    assert_eq!(
+        roles(&group),
+        [
+            ("1".to_owned(), "admin".to_owned()),
+            ("2".to_owned(), "member".to_owned()),
+            ("3".to_owned(), "member".to_owned()),
+        ]
+    );
+    assert_eq!(events.take(), ["started with 3"]);
+
+    // Only an admin adds and changes roles; a member cannot.
+    let err = chat
+        .add_members(&member, id, vec![other.clone()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    chat.set_role(&admin, id, &moder, Role::Moderator)
+        .await
+        .unwrap();
+    let err = chat
+        .set_role(&moder, id, &member, Role::Admin)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    chat.add_members(&admin, id, vec![other.clone()])
+        .await
+        .unwrap();
+    assert_eq!(events.take(), ["1 added 1"]);
+
+    // Everyone sends; a moderator deletes a member's message, a member cannot delete others'.
+    let in_group = |content: &str| SendInput {
+        conversation_id: Some(id),
+        content: content.to_owned(),
+        ..Default::default()
+    };
+    let mine = chat.send_message(&member, in_group("mine")).await.unwrap();
+    let theirs = chat.send_message(&other, in_group("theirs")).await.unwrap();
+    let err = chat
+        .delete_message(&member, theirs.message.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    chat.delete_message(&moder, mine.message.id).await.unwrap();
+
+    // A moderator removes a member but not an admin; the removed member can no longer send,
+    // read or see the group, though their membership was cached by their send.
+    let err = chat.remove_member(&moder, id, &admin).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    chat.remove_member(&moder, id, &member).await.unwrap();
+    let err = chat
+        .send_message(&member, in_group("again"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    let err = chat.conversation_view(&member, id).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    events.take();
+
+    // The last admin leaves: the longest-standing member left becomes admin.
+    chat.leave_group(&admin, id).await.unwrap();
+    assert_eq!(events.take(), ["1 left"]);
+    let view = chat.conversation_view(&moder, id).await.unwrap();
+    assert_eq!(
+        roles(&view),
+        [
+            ("2".to_owned(), "admin".to_owned()),
+            ("4".to_owned(), "member".to_owned()),
+        ]
+    );
+    // A removed member added again is a member again.
+    chat.add_members(&moder, id, vec![member.clone()])
+        .await
+        .unwrap();
+    chat.send_message(&member, in_group("back")).await.unwrap();
+
+    // A direct conversation is not a group.
+    let direct = chat.send_message(&admin, to(2, "hi")).await.unwrap();
+    let err = chat
+        .leave_group(&admin, direct.message.conversation_id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "UNPROCESSABLE");
+}
+
+#[tokio::test]
+async fn the_sender_edits_within_the_window_and_every_edit_is_kept() {
+    let (chat, events) = chat().await;
+    let (a, b) = (user(1), user(2));
+    let sent = chat.send_message(&a, to(2, "helo")).await.unwrap();
+    let id = sent.message.id;
+    events.take();
+
+    let err = chat
+        .edit_message(&b, id, "mine now".into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    let err = chat.edit_message(&a, id, " ".into()).await.unwrap_err();
+    assert_eq!(err.code(), "VALIDATION");
+    let edited = chat.edit_message(&a, id, "hello".into()).await.unwrap();
+    assert_eq!(edited.content, "hello");
+    assert!(edited.edited_at.is_some());
+    chat.edit_message(&a, id, "hello!".into()).await.unwrap();
+    // The same content again changes nothing and tells nobody.
+    chat.edit_message(&a, id, "hello!".into()).await.unwrap();
+    assert_eq!(events.take(), ["edited #1 to hello", "edited #1 to hello!"]);
+    let history: Vec<String> = chat
+        .edit_history(&b, id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.previous_content)
+        .collect();
+    assert_eq!(history, ["helo", "hello"]);
+
+    // Past the window, the edit is refused and nothing changes.
+    let (late, events) = chat_with(Some(std::time::Duration::ZERO)).await;
+    let sent = late.send_message(&a, to(2, "first")).await.unwrap();
+    events.take();
+    let err = late
+        .edit_message(&a, sent.message.id, "second".into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "EDIT_WINDOW_EXPIRED");
+    assert!(events.take().is_empty());
+    assert!(
+        late.edit_history(&a, sent.message.id)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -190,6 +190,8 @@ async fn seed_on(
             id: NotSet,
             kind: Set(conversation::KIND_GROUP.to_owned()),
             title: Set(Some(format!("bench group {k}"))),
+            description: Set(None),
+            avatar_url: Set(None),
             participant_1_id: Set(None),
             participant_2_id: Set(None),
             last_message: Set(None),

@@ -19,6 +19,11 @@ pub struct Model {
     pub kind: String,
     /// Group title; `None` for direct conversations.
     pub title: Option<String>,
+    /// Group description.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description: Option<String>,
+    /// Group avatar: an http(s) URL.
+    pub avatar_url: Option<String>,
     /// The lower of the two user ids of a direct conversation.
     pub participant_1_id: Option<String>,
     /// The higher of the two user ids of a direct conversation.

@@ -7,9 +7,11 @@
 //!   preview of its last message and the last `seq` it handed out.
 //! - [`participant`]: who is in which conversation, their role and read position.
 //! - [`message`]: the messages, numbered by a gapless per-conversation `seq`.
+//! - [`message_edit`]: the content each edit of a message replaced.
 
 pub mod conversation;
 pub mod message;
+pub mod message_edit;
 pub mod participant;
 pub mod user;
 
@@ -17,6 +19,7 @@ pub mod user;
 pub mod prelude {
     pub use crate::conversation::Entity as Conversation;
     pub use crate::message::Entity as Message;
+    pub use crate::message_edit::Entity as MessageEdit;
     pub use crate::participant::Entity as Participant;
     pub use crate::user::Entity as User;
 }

@@ -4,6 +4,10 @@ use sea_orm::entity::prelude::*;
 
 /// `role` of an ordinary participant.
 pub const ROLE_MEMBER: &str = "member";
+/// `role` of a group member who may remove members and delete others' messages.
+pub const ROLE_MODERATOR: &str = "moderator";
+/// `role` of a group member who may also add members, change roles and the group's details.
+pub const ROLE_ADMIN: &str = "admin";
 
 /// A user's membership in a conversation, with their read position.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,7 +19,7 @@ pub struct Model {
     /// The user.
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: String,
-    /// `member` for now; groups bring `owner` and `admin`.
+    /// [`ROLE_MEMBER`], [`ROLE_MODERATOR`] or [`ROLE_ADMIN`] (direct conversations: member).
     pub role: String,
     /// When the user joined.
     pub joined_at: DateTimeUtc,

@@ -10,6 +10,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_chat_tables;
 mod m20261207_000001_add_participant_accepted_at;
+mod m20261207_000002_add_group_details;
+mod m20261207_000003_create_message_edits;
 
 /// The ordered list of parley's migrations.
 #[derive(Debug)]
@@ -21,6 +23,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_create_chat_tables::Migration),
             Box::new(m20261207_000001_add_participant_accepted_at::Migration),
+            Box::new(m20261207_000002_add_group_details::Migration),
+            Box::new(m20261207_000003_create_message_edits::Migration),
         ]
     }
 }

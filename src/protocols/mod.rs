@@ -12,12 +12,15 @@
 //! enabled, and joins only that protocol's rooms, so each room hears one vocabulary.
 
 pub mod conversations;
+pub mod sessions;
 
 use std::sync::Arc;
 
 use axum::Router;
+use futures_util::future::BoxFuture;
 use socketioxide::extract::SocketRef;
 
+use crate::error::AppResult;
 use crate::service::ChatEvent;
 use crate::state::AppState;
 use crate::transport::broadcast::Broadcaster;
@@ -29,11 +32,13 @@ use crate::transport::{Spoken, Vocabulary};
 pub enum Protocol {
     /// The `/api/chat` backends (seeds 002 and 000): `join_conversation`, `new_message`.
     Conversations,
+    /// Seed 001's `/api/v1/chat` backend: `join_chat`, `message_received`, string ids.
+    Sessions,
 }
 
 impl Protocol {
     /// Every protocol, in the order `PROTOCOLS` lists them by default.
-    pub const ALL: [Self; 1] = [Self::Conversations];
+    pub const ALL: [Self; 2] = [Self::Conversations, Self::Sessions];
 
     /// The protocols a `PROTOCOLS` list names, in its order, each once.
     pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
@@ -63,6 +68,7 @@ impl Protocol {
     pub fn routes(self) -> Router<AppState> {
         match self {
             Self::Conversations => conversations::rest::routes(),
+            Self::Sessions => sessions::rest::routes(),
         }
     }
 
@@ -76,18 +82,28 @@ impl Vocabulary for Protocol {
     fn name(&self) -> &'static str {
         match self {
             Self::Conversations => "conversations",
+            Self::Sessions => "sessions",
         }
     }
 
-    fn connect(&self, socket: &SocketRef, ctx: &Arc<SocketCtx>) {
+    fn connect<'a>(
+        &'a self,
+        socket: &'a SocketRef,
+        ctx: &'a Arc<SocketCtx>,
+    ) -> BoxFuture<'a, AppResult<()>> {
         match self {
-            Self::Conversations => conversations::connect(socket, ctx),
+            Self::Conversations => {
+                conversations::connect(socket, ctx);
+                Box::pin(std::future::ready(Ok(())))
+            }
+            Self::Sessions => Box::pin(sessions::connect(socket, ctx)),
         }
     }
 
     fn render(&self, event: &ChatEvent<'_>, out: &Broadcaster) {
         match self {
             Self::Conversations => conversations::render::render(event, out),
+            Self::Sessions => sessions::render::render(event, out),
         }
     }
 }

@@ -41,6 +41,17 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         (at.elapsed() < TTL).then(|| value.clone())
     }
 
+    /// Forgets `key` (what it held is no longer true).
+    pub(crate) fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if let Ok(mut map) = self.entries.lock() {
+            map.remove(key);
+        }
+    }
+
     /// Caches `value` for `key`, as true from now on.
     pub(crate) fn put(&self, key: K, value: V) {
         self.store(key, value, true);

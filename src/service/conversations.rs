@@ -11,7 +11,9 @@ use sea_orm::{
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::store::{ConvRef, Member, current_last_seq, find_direct};
-use crate::service::views::{ConversationView, Page, PageRequest, ReadReceipt, UnreadView};
+use crate::service::views::{
+    ConversationView, MemberView, Page, PageRequest, ReadReceipt, UnreadView,
+};
 use crate::service::{Chat, ChatEvent, Origin, settle, users};
 
 impl Chat {
@@ -90,11 +92,30 @@ impl Chat {
             .limit(page.limit)
             .all(&self.db)
             .await?;
+        let items = self.views(user, rows).await?;
+        Ok(page.wrap(items, total))
+    }
+
+    /// `rows` as `user` sees them: with the users of direct conversations and unread counts.
+    pub(crate) async fn views(
+        &self,
+        user: &UserId,
+        rows: Vec<conversation::Model>,
+    ) -> AppResult<Vec<ConversationView>> {
         let unread = self.unread_counts(user).await?;
+        let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+        let mut members = participant::Entity::find()
+            .filter(participant::Column::ConversationId.is_in(ids))
+            .filter(participant::Column::LeftAt.is_null())
+            .order_by_asc(participant::Column::JoinedAt)
+            .order_by_asc(participant::Column::UserId)
+            .all(&self.db)
+            .await?;
         let keys: Vec<String> = rows
             .iter()
             .flat_map(|c| [c.participant_1_id.clone(), c.participant_2_id.clone()])
             .flatten()
+            .chain(members.iter().map(|p| p.user_id.clone()))
             .collect();
         let users = self.load_users(&self.db, keys).await?;
         let items = rows
@@ -109,11 +130,22 @@ impl Chat {
                     .participant_2_id
                     .as_deref()
                     .map(|k| users::pick(&users, k)),
+                members: members
+                    .extract_if(.., |p| p.conversation_id == c.id)
+                    .map(|p| MemberView {
+                        user: users::pick(&users, &p.user_id),
+                        role: p.role,
+                        joined_at: p.joined_at,
+                    })
+                    .collect(),
                 unread_count: unread
                     .iter()
                     .find(|(id, _)| *id == c.id)
                     .map_or(0, |(_, n)| *n),
                 kind: c.kind,
+                title: c.title,
+                description: c.description,
+                avatar_url: c.avatar_url,
                 last_message: c.last_message,
                 last_message_at: c.last_message_at,
                 last_seq: c.last_seq,
@@ -121,7 +153,78 @@ impl Chat {
                 updated_at: c.updated_at,
             })
             .collect();
-        Ok(page.wrap(items, total))
+        Ok(items)
+    }
+
+    /// The conversation as `user` sees it, if they are a current participant.
+    pub async fn conversation_view(
+        &self,
+        user: &UserId,
+        conversation_id: i64,
+    ) -> AppResult<ConversationView> {
+        let conv = self.require_participant(user, conversation_id).await?;
+        let mut views = self.views(user, vec![conv]).await?;
+        views
+            .pop()
+            .ok_or_else(|| AppError::Internal("a conversation view went missing".to_owned()))
+    }
+
+    /// The ids of every conversation `user` is a current participant of.
+    pub async fn conversation_ids(&self, user: &UserId) -> AppResult<Vec<i64>> {
+        Ok(participant::Entity::find()
+            .select_only()
+            .column(participant::Column::ConversationId)
+            .filter(participant::Column::UserId.eq(user.key()))
+            .filter(participant::Column::LeftAt.is_null())
+            .into_tuple::<i64>()
+            .all(&self.db)
+            .await?)
+    }
+
+    /// The direct conversation of `user` and `other`, created empty if they have none yet.
+    /// Returns it as `user` sees it, and whether this call created it (then both are told,
+    /// [`ChatEvent::ConversationStarted`]).
+    pub async fn open_direct(
+        &self,
+        user: &UserId,
+        other: &UserId,
+    ) -> AppResult<(ConversationView, bool)> {
+        if user.key() == other.key() {
+            return Err(AppError::Unprocessable(
+                "cannot open a conversation with yourself".to_owned(),
+            ));
+        }
+        let (first, second) = UserId::ordered_pair(user, other);
+        if let Some(conv) = self.direct_conversation(first, second).await? {
+            return Ok((self.conversation_view(user, conv.id).await?, false));
+        }
+        // The lock a first message to the pair takes too: the two cannot both create it.
+        let _order = self
+            .order
+            .lock(crate::service::store::pair_key(first.key(), second.key()))
+            .await;
+        let now = crate::time::now();
+        let txn = self.begin_write().await?;
+        let created = async {
+            if let Some(conv) = find_direct(&txn, first, second).await? {
+                return Ok((conv, false));
+            }
+            users::insert_stub(&txn, first, now).await?;
+            users::insert_stub(&txn, second, now).await?;
+            let conv = crate::service::messages::create_direct(&txn, first, second, now).await?;
+            // The opener has taken part; the other user does when they first write.
+            crate::service::messages::accept(&txn, conv.id, user, now).await?;
+            Ok::<_, DbErr>((conv, true))
+        }
+        .await;
+        let (conv, created) = settle(txn, created).await?;
+        if created {
+            self.publish(&ChatEvent::ConversationStarted {
+                conversation_id: conv.id,
+                members: &[first.clone(), second.clone()],
+            });
+        }
+        Ok((self.conversation_view(user, conv.id).await?, created))
     }
 
     /// `user` entered the room of a conversation they are a member of, on the connection

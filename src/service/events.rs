@@ -15,7 +15,41 @@ pub struct Origin(pub [u8; 16]);
 #[derive(Debug, Clone, Copy)]
 pub enum ChatEvent<'a> {
     /// A message was stored. Told in `seq` order per conversation.
-    MessageCreated(&'a MessageView),
+    MessageCreated {
+        /// The message.
+        message: &'a MessageView,
+        /// The sender's connection, when it came from a socket (protocols that answer the
+        /// sender apart do not echo it there).
+        origin: Option<Origin>,
+    },
+    /// A conversation was opened (a group created, a direct conversation opened empty or by its
+    /// first message, told just before it): its members should hear it from now on.
+    ConversationStarted {
+        /// The conversation.
+        conversation_id: i64,
+        /// Its members.
+        members: &'a [UserId],
+    },
+    /// Users were added to a group: they can hear it from now on.
+    MembersAdded {
+        /// The group.
+        conversation_id: i64,
+        /// Who was added.
+        users: &'a [UserId],
+        /// The admin who added them.
+        by: &'a UserId,
+    },
+    /// A member left a group, or was removed from it: their sockets leave its room.
+    MemberLeft {
+        /// The group.
+        conversation_id: i64,
+        /// Who.
+        user: &'a UserId,
+        /// Who removed them; `None` when they left.
+        by: Option<&'a UserId>,
+    },
+    /// A message's content was edited.
+    MessageEdited(&'a MessageView),
     /// A message was soft-deleted.
     MessageDeleted(&'a MessageView),
     /// A user's read position moved (or was re-affirmed).

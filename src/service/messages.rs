@@ -37,6 +37,8 @@ pub struct SendInput {
     pub attachment_url: Option<String>,
     /// The client's id for this send (socket `clientMsgId`, REST `Idempotency-Key`).
     pub client_msg_id: Option<String>,
+    /// The connection it came from, for a socket send.
+    pub origin: Option<crate::service::Origin>,
 }
 
 impl Chat {
@@ -87,6 +89,37 @@ impl Chat {
         self.page_of(query, page).await
     }
 
+    /// A page of the conversation's history counted from its newest message, for a
+    /// participant: page 1 holds the newest `limit` messages (of those before `before` and after
+    /// `after`, when given), each page oldest first.
+    pub async fn history(
+        &self,
+        user: &UserId,
+        conversation_id: i64,
+        page: PageRequest,
+        before: Option<i64>,
+        after: Option<i64>,
+    ) -> AppResult<Page<MessageView>> {
+        self.require_participant(user, conversation_id).await?;
+        let mut query = visible(conversation_id);
+        if let Some(before) = before {
+            query = query.filter(message::Column::Seq.lt(before));
+        }
+        if let Some(after) = after {
+            query = query.filter(message::Column::Seq.gt(after));
+        }
+        let total = query.clone().count(&self.db).await?;
+        let mut rows = query
+            .order_by_desc(message::Column::Seq)
+            .offset(page.offset())
+            .limit(page.limit)
+            .all(&self.db)
+            .await?;
+        rows.reverse();
+        let items = self.message_views(rows).await?;
+        Ok(page.wrap(items, total))
+    }
+
     /// A page of the conversation's messages whose content contains `term`, case-insensitively.
     pub async fn search_messages(
         &self,
@@ -130,8 +163,8 @@ impl Chat {
         self.page_of(query, page).await
     }
 
-    /// Soft-deletes a message. Only its sender, still a participant, may; anyone else gets
-    /// `FORBIDDEN`.
+    /// Soft-deletes a message. Its sender may, and in a group its admins and moderators; all
+    /// still members. Anyone else gets `FORBIDDEN`.
     pub async fn delete_message(&self, user: &UserId, message_id: i64) -> AppResult<MessageView> {
         let not_found = || AppError::NotFound(format!("message {message_id} not found"));
         let found = message::Entity::find_by_id(message_id)
@@ -139,14 +172,15 @@ impl Chat {
             .one(&self.db)
             .await?
             .ok_or_else(not_found)?;
-        if found.sender_id != user.key() {
-            return Err(AppError::Forbidden(
-                "only the sender may delete a message".to_owned(),
-            ));
-        }
         let conv = self
             .require_participant(user, found.conversation_id)
             .await?;
+        if found.sender_id != user.key() && !self.moderates(user, &conv).await? {
+            return Err(AppError::Forbidden(
+                "only the sender, or an admin or moderator of the group, may delete a message"
+                    .to_owned(),
+            ));
+        }
         let _order = self.order.lock(ConvRef::of(&conv).order_key()).await;
         let txn = self.begin_write().await?;
         let deleted = async {
@@ -164,34 +198,47 @@ impl Chat {
         Ok(view)
     }
 
-    fn validate(&self, mut input: SendInput) -> AppResult<SendInput> {
-        if input.content.trim().is_empty() {
+    /// Whether `user` is an admin or moderator of the group `conv`.
+    async fn moderates(&self, user: &UserId, conv: &conversation::Model) -> AppResult<bool> {
+        if conv.kind != conversation::KIND_GROUP {
+            return Ok(false);
+        }
+        let role = participant::Entity::find_by_id((conv.id, user.key().to_owned()))
+            .one(&self.db)
+            .await?
+            .map(|p| p.role);
+        Ok(matches!(
+            role.as_deref(),
+            Some(participant::ROLE_ADMIN | participant::ROLE_MODERATOR)
+        ))
+    }
+
+    /// Refuses message content that is empty, too long, or holds control characters (sends
+    /// and edits alike).
+    pub(crate) fn check_content(&self, content: &str) -> AppResult<()> {
+        if content.trim().is_empty() {
             return Err(AppError::validation("content must not be empty"));
         }
-        if has_forbidden_control(&input.content) {
+        if has_forbidden_control(content) {
             return Err(AppError::validation(
                 "content must not contain control characters other than tab and newline \
                  (a carriage return only before a newline)",
             ));
         }
         let max = self.limits.max_message_length;
-        if input.content.chars().count() > max {
+        if content.chars().count() > max {
             return Err(AppError::validation(format!(
                 "content must be at most {max} characters"
             )));
         }
+        Ok(())
+    }
+
+    fn validate(&self, mut input: SendInput) -> AppResult<SendInput> {
+        self.check_content(&input.content)?;
         if let Some(url) = input.attachment_url.take() {
             let url = url.trim().to_owned();
-            if url.len() > MAX_ATTACHMENT_URL {
-                return Err(AppError::validation(format!(
-                    "attachmentUrl must be at most {MAX_ATTACHMENT_URL} characters"
-                )));
-            }
-            if !is_http_url(&url) {
-                return Err(AppError::validation(
-                    "attachmentUrl must be an http:// or https:// URL",
-                ));
-            }
+            check_url(&url, "attachmentUrl")?;
             input.attachment_url = Some(url);
         }
         if let Some(key) = &input.client_msg_id {
@@ -265,21 +312,26 @@ impl Chat {
             .limit(page.limit)
             .all(&self.db)
             .await?;
+        let items = self.message_views(rows).await?;
+        Ok(page.wrap(items, total))
+    }
+
+    /// Stored messages with their senders and receivers.
+    async fn message_views(&self, rows: Vec<message::Model>) -> AppResult<Vec<MessageView>> {
         let keys: Vec<String> = rows
             .iter()
             .flat_map(|m| [Some(m.sender_id.clone()), m.receiver_id.clone()])
             .flatten()
             .collect();
         let users = self.load_users(&self.db, keys).await?;
-        let items = rows
+        Ok(rows
             .into_iter()
             .map(|m| {
                 let sender = users::pick(&users, &m.sender_id);
                 let receiver = m.receiver_id.as_deref().map(|r| users::pick(&users, r));
                 MessageView::new(m, sender, receiver)
             })
-            .collect();
-        Ok(page.wrap(items, total))
+            .collect())
     }
 }
 
@@ -314,6 +366,22 @@ pub(crate) async fn message_view<C: ConnectionTrait>(
         None => None,
     };
     Ok(MessageView::new(m, sender, receiver))
+}
+
+/// Refuses `url` (the client's field `what`) unless it is an http(s) URL of at most
+/// [`MAX_ATTACHMENT_URL`] bytes.
+pub(crate) fn check_url(url: &str, what: &str) -> AppResult<()> {
+    if url.len() > MAX_ATTACHMENT_URL {
+        return Err(AppError::validation(format!(
+            "{what} must be at most {MAX_ATTACHMENT_URL} characters"
+        )));
+    }
+    if !is_http_url(url) {
+        return Err(AppError::validation(format!(
+            "{what} must be an http:// or https:// URL"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether a repeated client message id asks for what was stored under it (same content and
@@ -406,7 +474,7 @@ pub(crate) async fn accept(
 
 /// Marks a message deleted and, if the conversation's preview showed it, shows the latest one
 /// left. `None` when it was deleted meanwhile.
-async fn soft_delete(
+pub(crate) async fn soft_delete(
     txn: &DatabaseTransaction,
     conv: &conversation::Model,
     message_id: i64,
@@ -441,7 +509,7 @@ async fn soft_delete(
 }
 
 /// The conversation's messages that are not deleted.
-fn visible(conversation_id: i64) -> Select<message::Entity> {
+pub(crate) fn visible(conversation_id: i64) -> Select<message::Entity> {
     message::Entity::find()
         .filter(message::Column::ConversationId.eq(conversation_id))
         .filter(message::Column::DeletedAt.is_null())

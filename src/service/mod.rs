@@ -7,7 +7,9 @@
 
 mod cache;
 pub mod conversations;
+pub mod edits;
 pub mod events;
+pub mod groups;
 mod limits;
 pub mod messages;
 pub mod presence;
@@ -43,6 +45,8 @@ pub struct Limits {
     pub public_profile: users::PublicFields,
     /// How long a typing indicator lives without a renewal.
     pub typing_timeout: std::time::Duration,
+    /// How long after sending a message its sender may edit it (`None`: always).
+    pub edit_window: Option<std::time::Duration>,
 }
 
 /// The chat service: the database, the in-process caches and locks. Cheap to clone.

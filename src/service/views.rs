@@ -116,6 +116,17 @@ pub struct Sent {
     pub created: bool,
 }
 
+/// A current member of a conversation.
+#[derive(Clone, Debug)]
+pub struct MemberView {
+    /// Who.
+    pub user: UserView,
+    /// `admin`, `moderator` or `member`.
+    pub role: String,
+    /// Since when.
+    pub joined_at: DateTime<Utc>,
+}
+
 /// A conversation as listed for one user.
 #[derive(Clone, Debug)]
 pub struct ConversationView {
@@ -123,6 +134,14 @@ pub struct ConversationView {
     pub id: i64,
     /// `direct` or `group`.
     pub kind: String,
+    /// A group's name.
+    pub title: Option<String>,
+    /// A group's description.
+    pub description: Option<String>,
+    /// A group's avatar URL.
+    pub avatar_url: Option<String>,
+    /// Its current members, longest-standing first.
+    pub members: Vec<MemberView>,
     /// First user of a direct conversation.
     pub participant1: Option<UserView>,
     /// Second user of a direct conversation.

@@ -222,9 +222,21 @@ impl Store {
             .collect();
         // Broadcast everything first (in `seq` order), then answer: a sender that sees its
         // acknowledgement knows the room has been told.
-        for outcome in &outcomes {
-            if let Outcome::Created(view) = outcome {
-                self.events.publish(&ChatEvent::MessageCreated(view));
+        for (job, outcome) in jobs.iter().zip(&outcomes) {
+            if let Outcome::Created(message) = outcome {
+                // A direct conversation this message opened: its two members hear of it first.
+                if let Target::NewDirect(first, second) = &job.target
+                    && message.seq == 1
+                {
+                    self.events.publish(&ChatEvent::ConversationStarted {
+                        conversation_id: message.conversation_id,
+                        members: &[first.clone(), second.clone()],
+                    });
+                }
+                self.events.publish(&ChatEvent::MessageCreated {
+                    message,
+                    origin: job.input.origin,
+                });
             }
         }
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -558,7 +570,7 @@ mod tests {
 
     impl EventSink for Told {
         fn publish(&self, event: &ChatEvent<'_>) {
-            if let ChatEvent::MessageCreated(m) = event
+            if let ChatEvent::MessageCreated { message: m, .. } = event
                 && let Ok(mut told) = self.0.lock()
             {
                 told.push(m.seq);

@@ -99,6 +99,24 @@ impl Broadcaster {
     }
 }
 
+impl Broadcaster {
+    /// Puts every socket in `room` into `into` as well (on this node).
+    pub fn join_room(&self, room: String, into: String) {
+        let Some(ns) = self.ns() else { return };
+        for socket in ns.to(room).sockets() {
+            socket.join(into.clone());
+        }
+    }
+
+    /// Takes every socket in `room` out of `out_of` (on this node).
+    pub fn leave_room(&self, room: String, out_of: String) {
+        let Some(ns) = self.ns() else { return };
+        for socket in ns.to(room).sockets() {
+            socket.leave(out_of.clone());
+        }
+    }
+}
+
 impl EventSink for Broadcaster {
     fn publish(&self, event: &ChatEvent<'_>) {
         for protocol in self.protocols.iter() {

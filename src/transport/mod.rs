@@ -12,7 +12,10 @@ pub mod socket;
 
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use socketioxide::extract::SocketRef;
+
+use crate::error::AppResult;
 
 use crate::service::ChatEvent;
 use broadcast::Broadcaster;
@@ -26,8 +29,13 @@ pub trait Vocabulary: Send + Sync + std::fmt::Debug + 'static {
     fn name(&self) -> &'static str;
 
     /// What a socket speaking this protocol does once authenticated, before it is told it is
-    /// connected: joins its rooms and registers its event handlers.
-    fn connect(&self, socket: &SocketRef, ctx: &Arc<SocketCtx>);
+    /// connected: joins its rooms and registers its event handlers. An error refuses the
+    /// connection (`connect_error`).
+    fn connect<'a>(
+        &'a self,
+        socket: &'a SocketRef,
+        ctx: &'a Arc<SocketCtx>,
+    ) -> BoxFuture<'a, AppResult<()>>;
 
     /// Says `event` to this protocol's rooms, in its vocabulary.
     fn render(&self, event: &ChatEvent<'_>, out: &Broadcaster);

@@ -221,3 +221,38 @@ fn parse_positive(text: Option<&str>, name: &str) -> Result<Option<u64>, AppErro
         },
     }
 }
+
+/// The `Idempotency-Key` header of a send, if it has one (printable text, else `400`).
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, AppError> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| AppError::validation("Idempotency-Key must be printable text"))
+        })
+        .transpose()
+}
+
+/// A `seq` cursor query parameter named `name`: absent, empty, or a non-negative integer.
+pub fn seq_cursor(text: Option<&str>, name: &str) -> Result<Option<i64>, AppError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| AppError::validation(format!("{name} must be a non-negative integer"))),
+    }
+}
+
+/// The query of a search: `q`, `page`, `limit`.
+#[derive(Debug, serde::Deserialize)]
+pub struct SearchQuery {
+    /// The page.
+    #[serde(flatten)]
+    pub page: PageQuery,
+    /// The text to find.
+    pub q: Option<String>,
+}

@@ -275,7 +275,7 @@ pub fn register(
         on_connect
             .with(move |socket: SocketRef| {
                 let door = preparing.clone();
-                async move { prepare(&socket, &door) }
+                async move { prepare(&socket, &door).await }
             })
             .with(move |socket: SocketRef, TryData(auth): TryData<Json>| {
                 let door = authenticating.clone();
@@ -354,7 +354,7 @@ fn chosen_protocol(
 
 /// Builds the socket's context, and lets its protocol join its rooms and register every event
 /// handler.
-fn prepare(socket: &SocketRef, door: &Door) -> Result<(), Refused> {
+async fn prepare(socket: &SocketRef, door: &Door) -> Result<(), Refused> {
     let (Some(identity), Some(protocol)) = (
         socket.extensions.get::<Identity>(),
         socket.extensions.get::<Spoken>(),
@@ -372,7 +372,10 @@ fn prepare(socket: &SocketRef, door: &Door) -> Result<(), Refused> {
         queue: Mutex::default(),
         presence: Mutex::new(Presence::New),
     });
-    protocol.connect(socket, &ctx);
+    if let Err(e) = protocol.connect(socket, &ctx).await {
+        door.expiries.forget(ctx.identity.expires_at, socket.id);
+        return Err(Refused(e.to_string()));
+    }
 
     let on_leave = ctx.clone();
     let expiries = door.expiries.clone();

@@ -117,6 +117,8 @@ pub struct TestServer {
     pub url: String,
     /// Its database.
     pub db: TestDb,
+    /// The settings it runs with.
+    pub config: Config,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), parley::RunError>>>,
     http: reqwest::Client,
@@ -137,13 +139,14 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(parley::run(listener, config, async {
+        let task = tokio::spawn(parley::run(listener, config.clone(), async {
             let _ = stopped.await;
         }));
         let server = Self {
             addr,
             url: format!("http://{addr}"),
             db,
+            config,
             stop: Some(stop),
             task: Some(task),
             http: reqwest::Client::new(),

@@ -87,6 +87,7 @@ pub async fn send(ctx: Arc<SocketCtx>, _socket: SocketRef, payload: Payload) -> 
         content: p.content,
         attachment_url: p.attachment_url,
         client_msg_id: p.client_msg_id,
+        origin: Some(ctx.origin),
     };
     let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
     Ok(SentAck(sent.message))

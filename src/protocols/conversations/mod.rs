@@ -41,6 +41,8 @@ pub const JOIN_PERSONAL_ROOM: &str = "join_personal_room";
 pub const NEW_MESSAGE: &str = "new_message";
 /// Server event: a message for the user, to sockets not in the conversation room.
 pub const MESSAGE_NOTIFICATION: &str = "message_notification";
+/// Server event: a message was edited (through another protocol: this one has no edit).
+pub const MESSAGE_EDITED: &str = "message_edited";
 /// Server event: a message was deleted.
 pub const MESSAGE_DELETED: &str = "message_deleted";
 /// Server event: someone is typing.

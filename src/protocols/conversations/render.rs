@@ -1,12 +1,13 @@
 //! The service's events in the `conversations` vocabulary, to this protocol's rooms.
 
 use crate::protocols::conversations::wire::{
-    MembershipPayload, MessageDeleted, MessageNotification, MessagesRead, NewMessage, OnlineStatus,
-    TypingPayload,
+    MembershipPayload, MessageDeleted, MessageEdited, MessageNotification, MessagesRead,
+    NewMessage, OnlineStatus, TypingPayload,
 };
 use crate::protocols::conversations::{
-    MESSAGE_DELETED, MESSAGE_NOTIFICATION, MESSAGES_READ, NEW_MESSAGE, ONLINE_STATUS, USER_JOINED,
-    USER_LEFT, USER_STOPPED_TYPING, USER_TYPING, conversation_room, user_room,
+    MESSAGE_DELETED, MESSAGE_EDITED, MESSAGE_NOTIFICATION, MESSAGES_READ, NEW_MESSAGE,
+    ONLINE_STATUS, USER_JOINED, USER_LEFT, USER_STOPPED_TYPING, USER_TYPING, conversation_room,
+    user_room,
 };
 use crate::service::ChatEvent;
 use crate::transport::broadcast::Broadcaster;
@@ -20,7 +21,7 @@ use crate::transport::broadcast::Broadcaster;
 /// - presence to the personal rooms of the user's partners.
 pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
     match *event {
-        ChatEvent::MessageCreated(m) => {
+        ChatEvent::MessageCreated { message: m, .. } => {
             let room = conversation_room(m.conversation_id);
             out.to_room(room.clone(), NEW_MESSAGE, &NewMessage::from(m));
             let notification = MessageNotification::from(m);
@@ -33,6 +34,30 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
                 );
             }
         }
+        // Members join a conversation's room themselves; its first message is notified.
+        ChatEvent::ConversationStarted { .. } | ChatEvent::MembersAdded { .. } => {}
+        ChatEvent::MemberLeft {
+            conversation_id,
+            user,
+            ..
+        } => {
+            let room = conversation_room(conversation_id);
+            out.leave_room(user_room(user), room.clone());
+            out.to_room(
+                room,
+                USER_LEFT,
+                &MembershipPayload {
+                    user_id: user,
+                    conversation_id,
+                    message: format!("User {user} left the conversation"),
+                },
+            );
+        }
+        ChatEvent::MessageEdited(m) => out.to_room(
+            conversation_room(m.conversation_id),
+            MESSAGE_EDITED,
+            &MessageEdited::from(m),
+        ),
         ChatEvent::MessageDeleted(m) => out.to_room(
             conversation_room(m.conversation_id),
             MESSAGE_DELETED,

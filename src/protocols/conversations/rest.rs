@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::ids::{Id, UserId};
 use crate::protocols::conversations::PREFIX;
 use crate::protocols::conversations::wire::{
@@ -17,7 +17,8 @@ use crate::protocols::conversations::wire::{
 use crate::service::messages::SendInput;
 use crate::state::AppState;
 use crate::transport::rest::{
-    ApiJson, ApiPath, ApiQuery, AuthUser, Envelope, PageQuery, detached, method_not_allowed,
+    ApiJson, ApiPath, ApiQuery, AuthUser, Envelope, PageQuery, SearchQuery, detached,
+    idempotency_key, method_not_allowed, seq_cursor,
 };
 
 /// Default page size of message lists.
@@ -65,20 +66,14 @@ pub async fn send(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SendRequest>,
 ) -> AppResult<Envelope<MessageJson>> {
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| AppError::validation("Idempotency-Key must be printable text"))?
-                .to_owned(),
-        ),
-        None => None,
-    };
+    let key = idempotency_key(&headers)?;
     let input = SendInput {
         receiver: body.receiver_id,
         conversation_id: body.conversation_id.map(|id| id.0),
         content: body.content,
         attachment_url: body.attachment_url,
         client_msg_id: key,
+        origin: None,
     };
     let chat = app.chat.clone();
     let sent = detached(async move { chat.send_message(&me.user, input).await }).await?;
@@ -110,29 +105,12 @@ pub async fn list(
 ) -> AppResult<Envelope<MessagePage>> {
     let id = Id::parse(&id, "conversation id")?;
     let page = query.page.resolve(DEFAULT_LIMIT)?;
-    let after_seq = match query.after_seq.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(t) => Some(
-            t.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| AppError::validation("after_seq must be a non-negative integer"))?,
-        ),
-    };
+    let after_seq = seq_cursor(query.after_seq.as_deref(), "after_seq")?;
     let found = app
         .chat
         .list_messages(&me.user, id.0, page, after_seq)
         .await?;
     Ok(Envelope::ok(MessagePage::from(found)))
-}
-
-/// Query of the search.
-#[derive(Debug, Deserialize)]
-pub struct SearchQuery {
-    #[serde(flatten)]
-    page: PageQuery,
-    /// The text to find.
-    q: Option<String>,
 }
 
 /// `GET /conversations/:id/search?q=`.

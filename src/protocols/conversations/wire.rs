@@ -331,6 +331,28 @@ impl From<&MessageView> for MessageDeleted {
     }
 }
 
+/// `message_edited`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEdited<'a> {
+    message_id: i64,
+    conversation_id: i64,
+    content: &'a str,
+    #[serde(serialize_with = "serde_rfc3339::option")]
+    edited_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl<'a> From<&'a MessageView> for MessageEdited<'a> {
+    fn from(m: &'a MessageView) -> Self {
+        Self {
+            message_id: m.id,
+            conversation_id: m.conversation_id,
+            content: &m.content,
+            edited_at: m.edited_at,
+        }
+    }
+}
+
 /// `messages_read`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,236 @@
+//! The socket events of the `sessions` protocol: `join_chat`, `leave_chat`, `send_message`,
+//! `mark_as_read`, `typing_start`, `typing_stop`, `typing_indicator`, `create_chat`. Each
+//! parses its payload, calls the service, and returns its answer.
+
+use std::sync::Arc;
+
+use socketioxide::extract::SocketRef;
+
+use crate::error::{AppError, AppResult};
+use crate::protocols::sessions::wire::{
+    ChatPayload, ChatRef, CreatePayload, Deleted, EditPayload, MessageJson, MessagePayload,
+    ReadJson, SendPayload, Sent, SessionJson, TypingPayload,
+};
+use crate::protocols::sessions::{CHAT_JOINED, CHAT_LEFT, MESSAGE_SENT, chat_room};
+use crate::service::Origin;
+use crate::service::groups::NewGroup;
+use crate::service::messages::SendInput;
+use crate::transport::connection::undelivered;
+use crate::transport::socket::{Payload, SocketCtx, parse};
+
+/// `join_chat`: members only. The socket is in its chats' rooms from its connect; joining again
+/// answers the same and tells nobody; entering a room it had left tells the others.
+pub async fn join(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<ChatRef> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    let user = &ctx.identity.user;
+    let conv = ctx.app.chat.require_participant(user, chat_id.0).await?;
+    let room = chat_room(conv.id);
+    if !socket.rooms().iter().any(|r| *r == room) {
+        ctx.app.chat.announce_entered(user, conv.id, ctx.origin)?;
+        socket.join(room);
+    }
+    let joined = ChatRef::new(conv.id, Some(conv.last_seq));
+    tell(&socket, CHAT_JOINED, &joined);
+    Ok(joined)
+}
+
+/// `leave_chat`: leaves the room and tells it (only a socket in the room tells anyone). New
+/// messages of the chat no longer reach this socket until it joins again.
+pub async fn leave(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<ChatRef> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    let room = chat_room(chat_id.0);
+    if socket.rooms().iter().any(|r| *r == room) {
+        socket.leave(room);
+        ctx.app
+            .chat
+            .announce_left(&ctx.identity.user, chat_id.0, ctx.origin);
+    }
+    let left = ChatRef::new(chat_id.0, None);
+    tell(&socket, CHAT_LEFT, &left);
+    Ok(left)
+}
+
+/// `send_message`: stores the message and answers after commit; the socket also gets
+/// `message_sent`, the chat's other sockets `message_received`.
+pub async fn send(
+    ctx: Arc<SocketCtx>,
+    socket: SocketRef,
+    payload: Payload,
+) -> AppResult<MessageJson> {
+    let p: SendPayload = parse(payload)?;
+    let chat_id = p
+        .chat_id
+        .ok_or_else(|| AppError::validation("chatId is required"))?;
+    let temp_id = p.temp_id.clone();
+    let input = send_input(chat_id.0, p, Some(ctx.origin))?;
+    let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
+    tell(
+        &socket,
+        MESSAGE_SENT,
+        &Sent::new(&sent.message, temp_id.as_deref()),
+    );
+    Ok(MessageJson(sent.message))
+}
+
+/// What a send of `p` to chat `chat_id` asks of the service (REST and socket alike).
+pub(crate) fn send_input(
+    chat_id: i64,
+    p: SendPayload,
+    origin: Option<Origin>,
+) -> AppResult<SendInput> {
+    if let Some(kind) = &p.kind
+        && !kind.eq_ignore_ascii_case("text")
+    {
+        return Err(AppError::validation(format!(
+            "type {kind:?} is not supported yet: only TEXT"
+        )));
+    }
+    Ok(SendInput {
+        receiver: None,
+        conversation_id: Some(chat_id),
+        content: p.content,
+        attachment_url: p.attachment_url,
+        client_msg_id: p.client_msg_id.or(p.temp_id),
+        origin,
+    })
+}
+
+/// `mark_as_read`: moves the user's read position to the end; the chat hears `messages_read`.
+pub async fn mark_as_read(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ReadJson> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    let receipt = ctx
+        .app
+        .chat
+        .mark_read(&ctx.identity.user, chat_id.0)
+        .await?;
+    Ok(ReadJson(receipt))
+}
+
+/// `typing_start`.
+pub async fn typing_start(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ChatRef> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    set_typing(&ctx, chat_id.0, true).await
+}
+
+/// `typing_stop`.
+pub async fn typing_stop(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ChatRef> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    set_typing(&ctx, chat_id.0, false).await
+}
+
+/// `typing_indicator`: `{ chatId, isTyping }`; the server ends it after `TYPING_TIMEOUT_MS`.
+pub async fn typing_indicator(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ChatRef> {
+    let TypingPayload { chat_id, is_typing } = parse(payload)?;
+    set_typing(&ctx, chat_id.0, is_typing).await
+}
+
+async fn set_typing(ctx: &SocketCtx, chat_id: i64, typing: bool) -> AppResult<ChatRef> {
+    let id = ctx
+        .app
+        .chat
+        .set_typing(&ctx.identity.user, chat_id, ctx.origin, typing)
+        .await?;
+    Ok(ChatRef::new(id, None))
+}
+
+/// `create_chat`: `{ type: "DIRECT", targetUserId }` opens (or finds) the direct chat;
+/// `{ type: "GROUP", name, participantIds, description?, avatarUrl? }` creates a group. A new
+/// chat's members hear `chat_created`, and their sockets enter its room.
+pub async fn create_chat(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<SessionJson> {
+    let p: CreatePayload = parse(payload)?;
+    let (chat, _) = open(&ctx.app.chat, &ctx.identity.user, p).await?;
+    Ok(SessionJson(chat))
+}
+
+/// Opens the chat a [`CreatePayload`] asks for (REST and socket alike): the chat, and whether
+/// it is new.
+pub(crate) async fn open(
+    chat: &crate::service::Chat,
+    user: &crate::ids::UserId,
+    p: CreatePayload,
+) -> AppResult<(crate::service::views::ConversationView, bool)> {
+    match p.kind.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("DIRECT") => {
+            let target = p
+                .target_user_id
+                .ok_or_else(|| AppError::validation("targetUserId is required"))?;
+            chat.open_direct(user, &target).await
+        }
+        Some("GROUP") => {
+            let group = NewGroup {
+                name: p
+                    .name
+                    .ok_or_else(|| AppError::validation("a group needs a name"))?,
+                description: p.description,
+                avatar_url: p.avatar_url,
+                members: p.participant_ids,
+            };
+            Ok((chat.create_group(user, group).await?, true))
+        }
+        Some(other) => Err(AppError::validation(format!(
+            "type must be DIRECT or GROUP, got {other:?}"
+        ))),
+    }
+}
+
+/// `edit_message`: `{ messageId, content }`, the sender within `EDIT_WINDOW_SECS`; the chat
+/// hears `message_edited`.
+pub async fn edit_message(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<MessageJson> {
+    let p: EditPayload = parse(payload)?;
+    let id = p
+        .message_id
+        .ok_or_else(|| AppError::validation("messageId is required"))?;
+    let edited = ctx
+        .app
+        .chat
+        .edit_message(&ctx.identity.user, id.0, p.content)
+        .await?;
+    Ok(MessageJson(edited))
+}
+
+/// `delete_message`: `{ messageId }`, the sender (or a group's admin or moderator); the chat
+/// hears `message_deleted`.
+pub async fn delete_message(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<Deleted> {
+    let MessagePayload { message_id } = parse(payload)?;
+    let deleted = ctx
+        .app
+        .chat
+        .delete_message(&ctx.identity.user, message_id.0)
+        .await?;
+    Ok(Deleted::from(&deleted))
+}
+
+/// Emits `event` to this socket alone.
+fn tell<T: serde::Serialize + ?Sized>(socket: &SocketRef, event: &'static str, data: &T) {
+    if let Err(e) = socket.emit(event, data) {
+        undelivered(socket, event, &e);
+    }
+}

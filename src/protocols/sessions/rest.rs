@@ -1,0 +1,308 @@
+//! The REST routes of the `sessions` protocol, under `/api/v1/chat`: `GET/POST /sessions`,
+//! `GET /sessions/:id`, `GET/POST /sessions/:id/messages`, `POST /sessions/:id/read`,
+//! `GET /sessions/:id/unread`, `GET /sessions/:id/search`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::error::{AppError, AppResult};
+use crate::ids::Id;
+use crate::ids::UserId;
+use crate::protocols::sessions::PREFIX;
+use crate::protocols::sessions::events::{open, send_input};
+use crate::protocols::sessions::wire::{
+    AddPayload, CreatePayload, Deleted, EditPayload, MessageJson, MessagePage, ReadJson,
+    RolePayload, SendPayload, SessionJson, SessionPage, Unread, UpdatePayload,
+};
+use crate::service::groups::{GroupChange, Role};
+use crate::state::AppState;
+use crate::transport::rest::{
+    ApiJson, ApiPath, ApiQuery, AuthUser, Envelope, PageQuery, SearchQuery, detached,
+    idempotency_key, method_not_allowed, seq_cursor,
+};
+
+/// Default page size of chat lists.
+const DEFAULT_SESSIONS: u64 = 20;
+/// Default page size of message lists.
+const DEFAULT_MESSAGES: u64 = 50;
+
+/// Every route, under [`PREFIX`].
+pub fn routes() -> Router<AppState> {
+    let chat = Router::new()
+        .route("/sessions", get(list).post(create))
+        .route("/sessions/{id}", get(details).put(update).delete(leave))
+        .route("/sessions/{id}/participants", post(add_participants))
+        .route(
+            "/sessions/{id}/participants/{user}",
+            axum::routing::put(set_role).delete(remove_participant),
+        )
+        .route("/sessions/{id}/messages", get(history).post(send))
+        .route("/sessions/{id}/read", post(read))
+        .route(
+            "/messages/{id}",
+            axum::routing::put(edit_message).delete(delete_message),
+        )
+        .route("/sessions/{id}/unread", get(unread))
+        .route("/sessions/{id}/search", get(search))
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new().nest(PREFIX, chat)
+}
+
+/// `GET /sessions`: the caller's chats, most recent first.
+pub async fn list(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> AppResult<Envelope<SessionPage>> {
+    let page = query.resolve(DEFAULT_SESSIONS)?;
+    let found = app.chat.list_conversations(&me.user, page).await?;
+    Ok(Envelope::ok(SessionPage::new(found, page.limit)))
+}
+
+/// `POST /sessions`: `{ type: "DIRECT", targetUserId }`; `201` with a new chat, `200` with the
+/// pair's existing one.
+pub async fn create(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiJson(body): ApiJson<CreatePayload>,
+) -> AppResult<Envelope<SessionJson>> {
+    let chat = app.chat.clone();
+    let (session, created) = detached(async move { open(&chat, &me.user, body).await }).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(Envelope::ok(SessionJson(session))
+        .status(status)
+        .message(if created {
+            "Chat created"
+        } else {
+            "Chat already exists"
+        }))
+}
+
+/// `GET /sessions/:id`: the chat with its participants.
+pub async fn details(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Envelope<SessionJson>> {
+    let id = Id::parse(&id, "chat id")?;
+    let session = app.chat.conversation_view(&me.user, id.0).await?;
+    Ok(Envelope::ok(SessionJson(session)))
+}
+
+/// `PUT /sessions/:id`: changes a group's `name`, `description`, `avatarUrl` (admins only).
+pub async fn update(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdatePayload>,
+) -> AppResult<Envelope<SessionJson>> {
+    let id = Id::parse(&id, "chat id")?;
+    let change = GroupChange {
+        name: body.name,
+        description: body.description,
+        avatar_url: body.avatar_url,
+    };
+    let session = app.chat.update_group(&me.user, id.0, change).await?;
+    Ok(Envelope::ok(SessionJson(session)).message("Chat updated"))
+}
+
+/// What `DELETE /sessions/:id` answers.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Left {
+    chat_id: String,
+}
+
+/// `DELETE /sessions/:id`: the caller leaves the group.
+pub async fn leave(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Envelope<Left>> {
+    let id = Id::parse(&id, "chat id")?;
+    let chat = app.chat.clone();
+    detached(async move { chat.leave_group(&me.user, id.0).await }).await?;
+    Ok(Envelope::ok(Left {
+        chat_id: id.0.to_string(),
+    })
+    .message("Left the chat"))
+}
+
+/// `POST /sessions/:id/participants`: `{ userIds }` join the group (admins only).
+pub async fn add_participants(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<AddPayload>,
+) -> AppResult<Envelope<SessionJson>> {
+    let id = Id::parse(&id, "chat id")?;
+    let chat = app.chat.clone();
+    let session =
+        detached(async move { chat.add_members(&me.user, id.0, body.user_ids).await }).await?;
+    Ok(Envelope::ok(SessionJson(session)).message("Participants added"))
+}
+
+/// `DELETE /sessions/:id/participants/:userId`: removes a member (admins; moderators remove
+/// members); the caller's own id leaves.
+pub async fn remove_participant(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath((id, user)): ApiPath<(String, String)>,
+) -> AppResult<Envelope<Left>> {
+    let id = Id::parse(&id, "chat id")?;
+    let target = user_id(&user)?;
+    let chat = app.chat.clone();
+    detached(async move { chat.remove_member(&me.user, id.0, &target).await }).await?;
+    Ok(Envelope::ok(Left {
+        chat_id: id.0.to_string(),
+    })
+    .message("Participant removed"))
+}
+
+/// `PUT /sessions/:id/participants/:userId`: `{ role }` (admins only).
+pub async fn set_role(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath((id, user)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<RolePayload>,
+) -> AppResult<Envelope<SessionJson>> {
+    let id = Id::parse(&id, "chat id")?;
+    let target = user_id(&user)?;
+    let role = Role::parse(&body.role)?;
+    let session = app.chat.set_role(&me.user, id.0, &target, role).await?;
+    Ok(Envelope::ok(SessionJson(session)).message("Role changed"))
+}
+
+/// `PUT /messages/:id`: `{ content }`, the sender within `EDIT_WINDOW_SECS`.
+pub async fn edit_message(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<EditPayload>,
+) -> AppResult<Envelope<MessageJson>> {
+    let id = Id::parse(&id, "message id")?;
+    let chat = app.chat.clone();
+    let edited =
+        detached(async move { chat.edit_message(&me.user, id.0, body.content).await }).await?;
+    Ok(Envelope::ok(MessageJson(edited)).message("Message edited"))
+}
+
+/// `DELETE /messages/:id`: the sender, or a group's admin or moderator.
+pub async fn delete_message(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Envelope<Deleted>> {
+    let id = Id::parse(&id, "message id")?;
+    let chat = app.chat.clone();
+    let deleted = detached(async move { chat.delete_message(&me.user, id.0).await }).await?;
+    Ok(Envelope::ok(Deleted::from(&deleted)).message("Message deleted"))
+}
+
+/// A user id from a path.
+fn user_id(text: &str) -> AppResult<UserId> {
+    UserId::from_json(&serde_json::Value::String(text.to_owned())).map_err(AppError::validation)
+}
+
+/// Query of the history.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    #[serde(flatten)]
+    page: PageQuery,
+    /// Only messages with a smaller `seq`.
+    before: Option<String>,
+    /// Only messages with a greater `seq`.
+    after: Option<String>,
+}
+
+/// `GET /sessions/:id/messages`: newest page first (`page`, `limit`), each page oldest first;
+/// `before` and `after` are `seq` cursors.
+pub async fn history(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> AppResult<Envelope<MessagePage>> {
+    let id = Id::parse(&id, "chat id")?;
+    let page = query.page.resolve(DEFAULT_MESSAGES)?;
+    let before = seq_cursor(query.before.as_deref(), "before")?;
+    let after = seq_cursor(query.after.as_deref(), "after")?;
+    let found = app
+        .chat
+        .history(&me.user, id.0, page, before, after)
+        .await?;
+    Ok(Envelope::ok(MessagePage::new(found, page.limit)))
+}
+
+/// `POST /sessions/:id/messages`: `201` with the stored message; a repeated `Idempotency-Key`
+/// (or `clientMsgId`, or `tempId`) answers `200` with the message stored the first time.
+pub async fn send(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(mut body): ApiJson<SendPayload>,
+) -> AppResult<Envelope<MessageJson>> {
+    let id = Id::parse(&id, "chat id")?;
+    if let Some(key) = idempotency_key(&headers)? {
+        body.client_msg_id = Some(key);
+    }
+    let input = send_input(id.0, body, None)?;
+    let chat = app.chat.clone();
+    let sent = detached(async move { chat.send_message(&me.user, input).await }).await?;
+    let status = if sent.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(Envelope::ok(MessageJson(sent.message))
+        .status(status)
+        .message("Message sent"))
+}
+
+/// `POST /sessions/:id/read`: marks everything read; the chat hears `messages_read`.
+pub async fn read(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Envelope<ReadJson>> {
+    let id = Id::parse(&id, "chat id")?;
+    let chat = app.chat.clone();
+    let receipt = detached(async move { chat.mark_read(&me.user, id.0).await }).await?;
+    Ok(Envelope::ok(ReadJson(receipt)).message("Messages marked as read"))
+}
+
+/// `GET /sessions/:id/unread`: messages from others the caller has not read.
+pub async fn unread(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Envelope<Unread>> {
+    let id = Id::parse(&id, "chat id")?;
+    let session = app.chat.conversation_view(&me.user, id.0).await?;
+    Ok(Envelope::ok(Unread {
+        chat_id: session.id.to_string(),
+        unread_count: session.unread_count,
+    }))
+}
+
+/// `GET /sessions/:id/search?q=`: messages containing `q`, case-insensitively, oldest first.
+pub async fn search(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> AppResult<Envelope<MessagePage>> {
+    let id = Id::parse(&id, "chat id")?;
+    let page = query.page.resolve(DEFAULT_MESSAGES)?;
+    let term = query.q.as_deref().unwrap_or_default();
+    let found = app.chat.search_messages(&me.user, id.0, term, page).await?;
+    Ok(Envelope::ok(MessagePage::new(found, page.limit)))
+}
