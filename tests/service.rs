@@ -373,3 +373,35 @@ async fn the_sender_edits_within_the_window_and_every_edit_is_kept() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn two_admins_stepping_down_at_once_leave_one_admin() {
+    use parley::service::groups::{NewGroup, Role};
+
+    let (chat, _events) = chat().await;
+    let (a, b, c) = (user(1), user(2), user(3));
+    let group = chat
+        .create_group(
+            &a,
+            NewGroup {
+                name: "pair of admins".to_owned(),
+                members: vec![b.clone(), c.clone()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    chat.set_role(&a, group.id, &b, Role::Admin).await.unwrap();
+    // Each demotes the other at the same time: one must be refused.
+    let (first, second) = tokio::join!(
+        chat.set_role(&a, group.id, &b, Role::Member),
+        chat.set_role(&b, group.id, &a, Role::Member),
+    );
+    assert!(
+        first.is_ok() != second.is_ok(),
+        "exactly one may succeed: {first:?} {second:?}"
+    );
+    let view = chat.conversation_view(&c, group.id).await.unwrap();
+    let admins = view.members.iter().filter(|m| m.role == "admin").count();
+    assert_eq!(admins, 1);
+}

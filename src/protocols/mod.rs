@@ -100,6 +100,17 @@ impl Vocabulary for Protocol {
         }
     }
 
+    fn connected<'a>(
+        &'a self,
+        socket: &'a SocketRef,
+        ctx: &'a Arc<SocketCtx>,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        match self {
+            Self::Conversations => Box::pin(std::future::ready(Ok(()))),
+            Self::Sessions => Box::pin(sessions::connected(socket, ctx)),
+        }
+    }
+
     fn render(&self, event: &ChatEvent<'_>, out: &Broadcaster) {
         match self {
             Self::Conversations => conversations::render::render(event, out),

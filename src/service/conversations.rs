@@ -198,6 +198,8 @@ impl Chat {
         if let Some(conv) = self.direct_conversation(first, second).await? {
             return Ok((self.conversation_view(user, conv.id).await?, false));
         }
+        // A new chat tells the other user: it draws on the opener's allowance.
+        self.charge(user)?;
         // The lock a first message to the pair takes too: the two cannot both create it.
         let _order = self
             .order

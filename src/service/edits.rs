@@ -26,9 +26,9 @@ pub struct EditView {
 impl Chat {
     /// Replaces the content of `user`'s message `message_id` with `content` (checked as a send's
     /// is), keeping the old content in the edit history; the room is told
-    /// ([`ChatEvent::MessageEdited`]). Only the sender, still a member, may, and only within
-    /// the edit window (`EDIT_WINDOW_EXPIRED` after it). An edit to the same content changes
-    /// nothing and tells nobody.
+    /// ([`ChatEvent::MessageEdited`]), which draws on the user's allowance. Only the sender,
+    /// still a member, may, and only within the edit window (`EDIT_WINDOW_EXPIRED` after it).
+    /// An edit to the same content changes nothing and tells nobody.
     pub async fn edit_message(
         &self,
         user: &UserId,
@@ -65,9 +65,18 @@ impl Chat {
             let view = message_view(&self.db, &self.caches.profiles, found).await?;
             return Ok(self.limits.public_profile.show_message(view));
         }
+        // The room hears every edit.
+        self.charge(user)?;
         let _order = self.order.lock(ConvRef::of(&conv).order_key()).await;
         let txn = self.begin_write().await?;
         let edited = async {
+            // Read again under the lock: a concurrent edit may have replaced it meanwhile, and
+            // the history keeps what this edit replaces.
+            let current = message::Entity::find_by_id(message_id)
+                .filter(message::Column::DeletedAt.is_null())
+                .one(&txn)
+                .await?
+                .ok_or_else(not_found)?;
             let Some(updated) = message::Entity::update_many()
                 .col_expr(message::Column::Content, Expr::value(content.as_str()))
                 .col_expr(message::Column::EditedAt, Expr::value(now))
@@ -83,7 +92,7 @@ impl Chat {
             message_edit::ActiveModel {
                 message_id: Set(message_id),
                 editor_id: Set(user.key().to_owned()),
-                previous_content: Set(found.content.clone()),
+                previous_content: Set(current.content),
                 edited_at: Set(now),
                 ..Default::default()
             }

@@ -9,6 +9,9 @@
 //! - A member who left or was removed can no longer read, send or enter the room: their
 //!   membership ends in the same transaction, the membership cache forgets it, and their sockets
 //!   leave the room when the change is told ([`ChatEvent::MemberLeft`]).
+//! - Every change reads the members inside the transaction that makes it, under the
+//!   conversation's row lock ([`lock_members`]), so concurrent changes cannot leave a group
+//!   without an admin or over its size.
 
 use entity::{conversation, participant};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -98,18 +101,10 @@ impl Chat {
         let name = group_name(&group.name)?;
         let description = group_description(group.description.as_deref())?;
         let avatar = avatar_url(group.avatar_url.as_deref())?;
-        let mut members: Vec<UserId> = Vec::with_capacity(group.members.len() + 1);
-        members.push(creator.clone());
-        for member in group.members {
-            if !members.iter().any(|m| m.key() == member.key()) {
-                members.push(member);
-            }
-        }
-        if members.len() > MAX_GROUP_MEMBERS {
-            return Err(AppError::validation(format!(
-                "a group has at most {MAX_GROUP_MEMBERS} members"
-            )));
-        }
+        let mut named = Vec::with_capacity(group.members.len() + 1);
+        named.push(creator.clone());
+        named.extend(group.members);
+        let members = distinct(named)?;
         self.charge(creator)?;
         let now = crate::time::now();
         let txn = self.begin_write().await?;
@@ -133,10 +128,13 @@ impl Chat {
             for member in &members {
                 users::insert_stub(&txn, member, now).await?;
             }
+            // The creator has taken part; the others have once they write in it, and only then is
+            // their presence shown to the group (so adding a stranger reveals nothing of them).
             let rows = members.iter().map(|m| {
+                let creator_row = m.key() == creator.key();
                 let mut row =
-                    participant::ActiveModel::member(conv.id, m.key().to_owned(), now, true);
-                if m.key() == creator.key() {
+                    participant::ActiveModel::member(conv.id, m.key().to_owned(), now, creator_row);
+                if creator_row {
                     row.role = Set(Role::Admin.as_str().to_owned());
                 }
                 row
@@ -166,34 +164,31 @@ impl Chat {
         if users.is_empty() {
             return Err(AppError::validation("name at least one user to add"));
         }
-        let view = self.group_of(actor, conversation_id).await?;
-        require(&view, actor, Role::Admin, "add members")?;
-        let added: Vec<UserId> = users
-            .into_iter()
-            .filter(|u| !view.members.iter().any(|m| m.user.id.key() == u.key()))
-            .fold(Vec::new(), |mut acc, u| {
-                if !acc.iter().any(|a: &UserId| a.key() == u.key()) {
-                    acc.push(u);
-                }
-                acc
-            });
-        if view.members.len() + added.len() > MAX_GROUP_MEMBERS {
-            return Err(AppError::validation(format!(
-                "a group has at most {MAX_GROUP_MEMBERS} members"
-            )));
-        }
-        if added.is_empty() {
-            return Ok(view);
-        }
-        self.charge(actor)?;
+        let users = distinct(users)?;
         let now = crate::time::now();
         let txn = self.begin_write().await?;
         let stored = async {
+            let members = lock_members(&txn, conversation_id, now).await?;
+            require(&members, actor, Role::Admin, "add members")?;
+            let added: Vec<UserId> = users
+                .into_iter()
+                .filter(|u| !members.iter().any(|m| m.user_id == u.key()))
+                .collect();
+            if members.len() + added.len() > MAX_GROUP_MEMBERS {
+                return Err(AppError::validation(format!(
+                    "a group has at most {MAX_GROUP_MEMBERS} members"
+                )));
+            }
+            if added.is_empty() {
+                return Ok(added);
+            }
+            self.charge(actor)?;
             for user in &added {
                 users::insert_stub(&txn, user, now).await?;
             }
+            // Not taken part yet: their presence is shown once they write in the group.
             let rows = added.iter().map(|u| {
-                participant::ActiveModel::member(conversation_id, u.key().to_owned(), now, true)
+                participant::ActiveModel::member(conversation_id, u.key().to_owned(), now, false)
             });
             // A member who left comes back: a fresh membership, read position kept.
             participant::Entity::insert_many(rows)
@@ -212,20 +207,22 @@ impl Chat {
                 )
                 .exec_without_returning(&txn)
                 .await?;
-            touch(&txn, conversation_id, now).await
+            Ok(added)
         }
         .await;
-        settle(txn, stored).await?;
-        for user in &added {
-            self.caches
-                .members
-                .remove(&(conversation_id, user.key().to_owned()));
+        let added = settle(txn, stored).await?;
+        if !added.is_empty() {
+            for user in &added {
+                self.caches
+                    .members
+                    .remove(&(conversation_id, user.key().to_owned()));
+            }
+            self.publish(&ChatEvent::MembersAdded {
+                conversation_id,
+                users: &added,
+                by: actor,
+            });
         }
-        self.publish(&ChatEvent::MembersAdded {
-            conversation_id,
-            users: &added,
-            by: actor,
-        });
         self.conversation_view(actor, conversation_id).await
     }
 
@@ -240,28 +237,14 @@ impl Chat {
         if actor.key() == target.key() {
             return self.leave_group(actor, conversation_id).await;
         }
-        let view = self.group_of(actor, conversation_id).await?;
-        let actor_role = require(&view, actor, Role::Moderator, "remove members")?;
-        let target_role = role_of(&view, target).ok_or_else(|| {
-            AppError::NotFound(format!(
-                "{target} is not a member of conversation {conversation_id}"
-            ))
-        })?;
-        if actor_role != Role::Admin && target_role != Role::Member {
-            return Err(AppError::Forbidden(
-                "only an admin may remove an admin or a moderator".to_owned(),
-            ));
-        }
-        self.end_membership(conversation_id, target, Some(actor), &view)
+        self.end_membership(conversation_id, target, Some(actor))
             .await
     }
 
     /// `user` leaves a group. When the last admin leaves, the longest-standing member left
     /// becomes admin. Direct conversations cannot be left.
     pub async fn leave_group(&self, user: &UserId, conversation_id: i64) -> AppResult<()> {
-        let view = self.group_of(user, conversation_id).await?;
-        self.end_membership(conversation_id, user, None, &view)
-            .await
+        self.end_membership(conversation_id, user, None).await
     }
 
     /// Changes `target`'s role in a group (admins only). The last admin cannot step down while
@@ -273,33 +256,36 @@ impl Chat {
         target: &UserId,
         role: Role,
     ) -> AppResult<ConversationView> {
-        let view = self.group_of(actor, conversation_id).await?;
-        require(&view, actor, Role::Admin, "change roles")?;
-        let current = role_of(&view, target).ok_or_else(|| {
-            AppError::NotFound(format!(
-                "{target} is not a member of conversation {conversation_id}"
-            ))
-        })?;
-        if current == role {
-            return Ok(view);
+        let now = crate::time::now();
+        let txn = self.begin_write().await?;
+        let changed = async {
+            let members = lock_members(&txn, conversation_id, now).await?;
+            require(&members, actor, Role::Admin, "change roles")?;
+            let current =
+                role_of(&members, target).ok_or_else(|| not_member(target, conversation_id))?;
+            if current == role {
+                return Ok(());
+            }
+            let admins = members
+                .iter()
+                .filter(|m| m.role == participant::ROLE_ADMIN)
+                .count();
+            if current == Role::Admin && admins == 1 && members.len() > 1 {
+                return Err(AppError::Unprocessable(
+                    "a group needs an admin: make another member admin first".to_owned(),
+                ));
+            }
+            participant::Entity::update_many()
+                .col_expr(participant::Column::Role, Expr::value(role.as_str()))
+                .filter(participant::Column::ConversationId.eq(conversation_id))
+                .filter(participant::Column::UserId.eq(target.key()))
+                .filter(participant::Column::LeftAt.is_null())
+                .exec(&txn)
+                .await?;
+            Ok(())
         }
-        let admins = view
-            .members
-            .iter()
-            .filter(|m| m.role == Role::Admin.as_str())
-            .count();
-        if current == Role::Admin && admins == 1 {
-            return Err(AppError::Unprocessable(
-                "a group needs an admin: make another member admin first".to_owned(),
-            ));
-        }
-        participant::Entity::update_many()
-            .col_expr(participant::Column::Role, Expr::value(role.as_str()))
-            .filter(participant::Column::ConversationId.eq(conversation_id))
-            .filter(participant::Column::UserId.eq(target.key()))
-            .filter(participant::Column::LeftAt.is_null())
-            .exec(&self.db)
-            .await?;
+        .await;
+        settle(txn, changed).await?;
         self.conversation_view(actor, conversation_id).await
     }
 
@@ -310,11 +296,8 @@ impl Chat {
         conversation_id: i64,
         change: GroupChange,
     ) -> AppResult<ConversationView> {
-        let view = self.group_of(actor, conversation_id).await?;
-        require(&view, actor, Role::Admin, "change the group's details")?;
         let mut row = conversation::ActiveModel {
             id: sea_orm::Unchanged(conversation_id),
-            updated_at: Set(crate::time::now()),
             ..Default::default()
         };
         if let Some(name) = &change.name {
@@ -326,34 +309,49 @@ impl Chat {
         if let Some(avatar) = &change.avatar_url {
             row.avatar_url = Set(avatar_url(avatar.as_deref())?);
         }
-        row.update(&self.db).await?;
+        let now = crate::time::now();
+        let txn = self.begin_write().await?;
+        let changed = async {
+            let members = lock_members(&txn, conversation_id, now).await?;
+            require(&members, actor, Role::Admin, "change the group's details")?;
+            if row.is_changed() {
+                row.update(&txn).await?;
+            }
+            Ok::<_, AppError>(())
+        }
+        .await;
+        settle(txn, changed).await?;
         self.conversation_view(actor, conversation_id).await
     }
 
-    /// The group as `user` (a current member) sees it; `UNPROCESSABLE` for a direct one.
-    async fn group_of(&self, user: &UserId, conversation_id: i64) -> AppResult<ConversationView> {
-        let view = self.conversation_view(user, conversation_id).await?;
-        if view.kind != conversation::KIND_GROUP {
-            return Err(AppError::Unprocessable(format!(
-                "conversation {conversation_id} is a direct conversation, not a group"
-            )));
-        }
-        Ok(view)
-    }
-
     /// Ends `user`'s membership (removed `by` someone, or left), promoting the longest-standing
-    /// member when the last admin goes; tells the room.
+    /// member when the last admin goes; tells the room. Every check reads the members inside
+    /// the transaction that changes them, under the conversation's row lock.
     async fn end_membership(
         &self,
         conversation_id: i64,
         user: &UserId,
         by: Option<&UserId>,
-        view: &ConversationView,
     ) -> AppResult<()> {
         let now = crate::time::now();
-        let was_admin = role_of(view, user) == Some(Role::Admin);
         let txn = self.begin_write().await?;
         let ended = async {
+            let members = lock_members(&txn, conversation_id, now).await?;
+            if let Some(actor) = by {
+                let actor_role = require(&members, actor, Role::Moderator, "remove members")?;
+                let target_role =
+                    role_of(&members, user).ok_or_else(|| not_member(user, conversation_id))?;
+                if actor_role != Role::Admin && target_role != Role::Member {
+                    return Err(AppError::Forbidden(
+                        "only an admin may remove an admin or a moderator".to_owned(),
+                    ));
+                }
+            } else if role_of(&members, user).is_none() {
+                return Err(AppError::Forbidden(format!(
+                    "not a participant of conversation {conversation_id}"
+                )));
+            }
+            let was_admin = role_of(&members, user) == Some(Role::Admin);
             participant::Entity::update_many()
                 .col_expr(participant::Column::LeftAt, Expr::value(now))
                 .filter(participant::Column::ConversationId.eq(conversation_id))
@@ -364,7 +362,7 @@ impl Chat {
             if was_admin {
                 promote_if_no_admin(&txn, conversation_id).await?;
             }
-            touch(&txn, conversation_id, now).await
+            Ok(())
         }
         .await;
         settle(txn, ended).await?;
@@ -380,18 +378,79 @@ impl Chat {
     }
 }
 
-/// The role of `user` in `view`, if they are a member.
-fn role_of(view: &ConversationView, user: &UserId) -> Option<Role> {
-    view.members
+/// Locks group `conversation_id` for a membership change and reads its current members, oldest
+/// first. The lock is an update of the conversation's row: PostgreSQL holds it until the
+/// transaction ends, and SQLite's write transactions (`BEGIN IMMEDIATE`) run one at a time, so
+/// two changes of one group never decide on the same members. `NOT_FOUND` for no conversation,
+/// `UNPROCESSABLE` for a direct one.
+async fn lock_members(
+    txn: &DatabaseTransaction,
+    conversation_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Vec<participant::Model>> {
+    let conv = conversation::Entity::find_by_id(conversation_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("conversation {conversation_id} not found")))?;
+    if conv.kind != conversation::KIND_GROUP {
+        return Err(AppError::Unprocessable(format!(
+            "conversation {conversation_id} is a direct conversation, not a group"
+        )));
+    }
+    conversation::Entity::update_many()
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
+        .filter(conversation::Column::Id.eq(conversation_id))
+        .exec(txn)
+        .await?;
+    Ok(participant::Entity::find()
+        .filter(participant::Column::ConversationId.eq(conversation_id))
+        .filter(participant::Column::LeftAt.is_null())
+        .order_by_asc(participant::Column::JoinedAt)
+        .order_by_asc(participant::Column::UserId)
+        .all(txn)
+        .await?)
+}
+
+fn not_member(user: &UserId, conversation_id: i64) -> AppError {
+    AppError::NotFound(format!(
+        "{user} is not a member of conversation {conversation_id}"
+    ))
+}
+
+/// `users` once each, refusing more than a group may hold before any work.
+fn distinct(users: Vec<UserId>) -> AppResult<Vec<UserId>> {
+    if users.len() > MAX_GROUP_MEMBERS {
+        return Err(AppError::validation(format!(
+            "a group has at most {MAX_GROUP_MEMBERS} members"
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(users.len());
+    Ok(users
+        .into_iter()
+        .filter(|u| seen.insert(u.key().to_owned()))
+        .collect())
+}
+
+/// The role of `user` among `members`, if they are one.
+fn role_of(members: &[participant::Model], user: &UserId) -> Option<Role> {
+    members
         .iter()
-        .find(|m| m.user.id.key() == user.key())
+        .find(|m| m.user_id == user.key())
         .and_then(|m| Role::parse(&m.role).ok())
 }
 
 /// `actor`'s role, if it is at least `least`; else `FORBIDDEN` saying who may `what`.
-fn require(view: &ConversationView, actor: &UserId, least: Role, what: &str) -> AppResult<Role> {
-    match role_of(view, actor) {
+fn require(
+    members: &[participant::Model],
+    actor: &UserId,
+    least: Role,
+    what: &str,
+) -> AppResult<Role> {
+    match role_of(members, actor) {
         Some(role) if role >= least => Ok(role),
+        None => Err(AppError::Forbidden(
+            "not a participant of this conversation".to_owned(),
+        )),
         _ => Err(AppError::Forbidden(format!(
             "only {} may {what}",
             if least == Role::Admin {
@@ -426,20 +485,6 @@ async fn promote_if_no_admin(txn: &DatabaseTransaction, conversation_id: i64) ->
             .exec(txn)
             .await?;
     }
-    Ok(())
-}
-
-/// Marks the conversation changed.
-async fn touch(
-    txn: &DatabaseTransaction,
-    conversation_id: i64,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), DbErr> {
-    conversation::Entity::update_many()
-        .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .exec(txn)
-        .await?;
     Ok(())
 }
 

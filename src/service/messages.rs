@@ -39,6 +39,8 @@ pub struct SendInput {
     pub client_msg_id: Option<String>,
     /// The connection it came from, for a socket send.
     pub origin: Option<crate::service::Origin>,
+    /// The kind the client asked for; only `text` is built (any case; `None` is text).
+    pub kind: Option<String>,
 }
 
 impl Chat {
@@ -235,6 +237,13 @@ impl Chat {
     }
 
     fn validate(&self, mut input: SendInput) -> AppResult<SendInput> {
+        if let Some(kind) = &input.kind
+            && !kind.eq_ignore_ascii_case(message::KIND_TEXT)
+        {
+            return Err(AppError::validation(format!(
+                "type {kind:?} is not supported yet: only text messages"
+            )));
+        }
         self.check_content(&input.content)?;
         if let Some(url) = input.attachment_url.take() {
             let url = url.trim().to_owned();

@@ -20,10 +20,10 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use entity::message;
+use entity::{message, participant};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Set,
-    SqlErr, Statement, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, Statement, Value,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -292,9 +292,19 @@ impl Store {
         let mut fresh: Vec<(usize, ConvRef)> = Vec::with_capacity(jobs.len());
         let mut created_directs: HashMap<(String, String), ConvRef> = HashMap::new();
         insert_stubs(txn, jobs, now).await?;
+        let departed = departed(txn, jobs).await?;
         for (i, job) in jobs.iter().enumerate() {
             if let Some(stored) = job.idempotency_key().and_then(|k| found.remove(&own(k))) {
                 outcomes.push(Some(self.repeat(txn, job, stored).await));
+                continue;
+            }
+            if let Target::Existing(conv) = &job.target
+                && departed.contains(&(conv.id, job.sender.key()))
+            {
+                outcomes.push(Some(Outcome::Failed(AppError::Forbidden(format!(
+                    "not a participant of conversation {}",
+                    conv.id
+                )))));
                 continue;
             }
             let conv = match &job.target {
@@ -551,6 +561,45 @@ fn own((sender, key): (&str, &str)) -> (String, String) {
     (sender.to_owned(), key.to_owned())
 }
 
+/// The senders of the batch who left (or were removed from) the group they write to, read in
+/// the transaction that writes: a send checked before its member was removed, but written
+/// after, is refused rather than stored. Direct conversations cannot be left.
+async fn departed<'a>(
+    txn: &DatabaseTransaction,
+    jobs: &'a [Job],
+) -> Result<HashSet<(i64, &'a str)>, DbErr> {
+    let groups: HashSet<i64> = jobs
+        .iter()
+        .filter_map(|j| match &j.target {
+            Target::Existing(conv) if conv.pair.is_none() => Some(conv.id),
+            _ => None,
+        })
+        .collect();
+    if groups.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let left: HashSet<(i64, String)> = participant::Entity::find()
+        .select_only()
+        .column(participant::Column::ConversationId)
+        .column(participant::Column::UserId)
+        .filter(participant::Column::ConversationId.is_in(groups))
+        .filter(participant::Column::LeftAt.is_not_null())
+        .into_tuple::<(i64, String)>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(jobs
+        .iter()
+        .filter_map(|j| match &j.target {
+            Target::Existing(conv) if left.contains(&(conv.id, j.sender.key().to_owned())) => {
+                Some((conv.id, j.sender.key()))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
 fn lost() -> AppError {
     AppError::Internal("the send was not written".to_owned())
 }
@@ -666,5 +715,75 @@ mod tests {
         assert_eq!(*told.0.lock().expect("record"), seqs);
         let stored = message::Entity::find().all(&db).await.expect("messages");
         assert_eq!(stored.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_send_written_after_its_sender_left_the_group_is_refused() {
+        use entity::{conversation, participant};
+        use sea_orm::ActiveModelTrait;
+
+        let mut config = Config::with_defaults(None);
+        config.database_url = "sqlite::memory:".to_owned();
+        let db = crate::db::connect(&config).await.expect("database");
+        crate::db::migrate(&db).await.expect("migrations");
+        let now = crate::time::now();
+        let group = conversation::ActiveModel {
+            kind: Set(conversation::KIND_GROUP.to_owned()),
+            title: Set(Some("g".to_owned())),
+            last_seq: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .expect("group");
+        for (n, left) in [(1, true), (2, false)] {
+            crate::service::users::insert_stub(&db, &user(n), now)
+                .await
+                .expect("user");
+            let mut row = participant::ActiveModel::member(group.id, n.to_string(), now, true);
+            if left {
+                row.left_at = Set(Some(now));
+            }
+            row.insert(&db).await.expect("member");
+        }
+        let told = Arc::new(Told::default());
+        let writers = Writers::start(
+            db.clone(),
+            Arc::new(OrderLocks::default()),
+            Arc::new(Profiles::default()),
+            PublicFields::default(),
+            told.clone(),
+        );
+        // As if both had been checked while members, then queued.
+        let to_group = || ConvRef {
+            id: group.id,
+            pair: None,
+        };
+        let in_group = |content: &str| SendInput {
+            conversation_id: Some(group.id),
+            content: content.to_owned(),
+            ..Default::default()
+        };
+        let (gone, stays) = tokio::join!(
+            writers.write(
+                user(1),
+                Target::Existing(to_group()),
+                in_group("gone"),
+                false
+            ),
+            writers.write(
+                user(2),
+                Target::Existing(to_group()),
+                in_group("stays"),
+                false
+            ),
+        );
+        assert_eq!(gone.expect_err("left").code(), "FORBIDDEN");
+        assert_eq!(stays.expect("a member").message.seq, 1);
+        assert_eq!(*told.0.lock().expect("record"), [1]);
+        let stored = message::Entity::find().all(&db).await.expect("messages");
+        assert_eq!(stored.len(), 1);
     }
 }

@@ -37,6 +37,14 @@ pub trait Vocabulary: Send + Sync + std::fmt::Debug + 'static {
         ctx: &'a Arc<SocketCtx>,
     ) -> BoxFuture<'a, AppResult<()>>;
 
+    /// What a socket of this protocol does once it is in the namespace (it can be reached by
+    /// broadcasts from now on): catch up with changes told while it was being connected.
+    fn connected<'a>(
+        &'a self,
+        socket: &'a SocketRef,
+        ctx: &'a Arc<SocketCtx>,
+    ) -> BoxFuture<'a, AppResult<()>>;
+
     /// Says `event` to this protocol's rooms, in its vocabulary.
     fn render(&self, event: &ChatEvent<'_>, out: &Broadcaster);
 }

@@ -399,9 +399,17 @@ async fn prepare(socket: &SocketRef, door: &Door) -> Result<(), Refused> {
     Ok(())
 }
 
-/// Counts the socket for presence, now that it is in the namespace (a socket whose transport
-/// closed while it was being prepared never gets here, nor to its disconnect handler).
-async fn on_connect(Extension(ctx): Extension<Arc<SocketCtx>>) {
+/// Lets the socket's protocol catch up, then counts the socket for presence, now that it is in
+/// the namespace (a socket whose transport closed while it was being prepared never gets here,
+/// nor to its disconnect handler).
+async fn on_connect(socket: SocketRef, Extension(ctx): Extension<Arc<SocketCtx>>) {
+    if let Err(e) = ctx.protocol.connected(&socket, &ctx).await {
+        tracing::warn!(error = %e, "a socket could not catch up on connect; disconnecting it");
+        if let Err(e) = socket.disconnect() {
+            tracing::debug!(error = %e, "disconnect failed");
+        }
+        return;
+    }
     let first = match ctx.presence.lock() {
         Ok(mut state) if *state == Presence::New => {
             *state = Presence::Counted;
@@ -412,6 +420,35 @@ async fn on_connect(Extension(ctx): Extension<Arc<SocketCtx>>) {
     if first && let Err(e) = ctx.app.chat.announce_online(&ctx.identity.user).await {
         tracing::warn!(error = %e, "presence update on connect failed");
     }
+}
+
+/// Puts `socket` into `room`, the room of conversation `conversation_id` in its protocol, if
+/// its user is a member. Entering a room the socket was not in is announced to the others (which
+/// draws on the user's allowance); being there already answers the same and tells nobody. The
+/// membership is checked again once the socket is in the room, so a removal that commits
+/// meanwhile (and takes the member's sockets out of the room when it is told) is never missed.
+pub async fn enter_room(
+    ctx: &SocketCtx,
+    socket: &SocketRef,
+    room: String,
+    conversation_id: i64,
+) -> AppResult<entity::conversation::Model> {
+    let user = &ctx.identity.user;
+    let conv = ctx
+        .app
+        .chat
+        .require_participant(user, conversation_id)
+        .await?;
+    if socket.rooms().iter().any(|r| *r == room) {
+        return Ok(conv);
+    }
+    ctx.app.chat.announce_entered(user, conv.id, ctx.origin)?;
+    socket.join(room.clone());
+    if let Err(e) = ctx.app.chat.require_participant(user, conv.id).await {
+        socket.leave(room);
+        return Err(e);
+    }
+    Ok(conv)
 }
 
 /// The payload of a client event: the first argument, or why it could not be read.

@@ -12,23 +12,14 @@ use crate::protocols::conversations::wire::{
 };
 use crate::protocols::conversations::{conversation_room, user_room};
 use crate::service::messages::SendInput;
-use crate::transport::socket::{Payload, SocketCtx, parse};
+use crate::transport::socket::{Payload, SocketCtx, enter_room, parse};
 
 /// `join_conversation`: participants only; tells the room. Joining a room the socket is already
 /// in answers the same and tells nobody again.
 pub async fn join(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<Joined> {
     let ConversationPayload { conversation_id } = parse(payload)?;
-    let user = &ctx.identity.user;
-    let conv = ctx
-        .app
-        .chat
-        .require_participant(user, conversation_id.0)
-        .await?;
-    let room = conversation_room(conv.id);
-    if !socket.rooms().iter().any(|r| *r == room) {
-        ctx.app.chat.announce_entered(user, conv.id, ctx.origin)?;
-        socket.join(room);
-    }
+    let room = conversation_room(conversation_id.0);
+    let conv = enter_room(&ctx, &socket, room, conversation_id.0).await?;
     Ok(Joined {
         conversation_id: conv.id,
         last_seq: conv.last_seq,
@@ -88,6 +79,7 @@ pub async fn send(ctx: Arc<SocketCtx>, _socket: SocketRef, payload: Payload) -> 
         attachment_url: p.attachment_url,
         client_msg_id: p.client_msg_id,
         origin: Some(ctx.origin),
+        kind: None,
     };
     let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
     Ok(SentAck(sent.message))

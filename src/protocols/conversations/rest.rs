@@ -74,6 +74,7 @@ pub async fn send(
         attachment_url: body.attachment_url,
         client_msg_id: key,
         origin: None,
+        kind: None,
     };
     let chat = app.chat.clone();
     let sent = detached(async move { chat.send_message(&me.user, input).await }).await?;

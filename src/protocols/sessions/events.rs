@@ -16,19 +16,13 @@ use crate::service::Origin;
 use crate::service::groups::NewGroup;
 use crate::service::messages::SendInput;
 use crate::transport::connection::undelivered;
-use crate::transport::socket::{Payload, SocketCtx, parse};
+use crate::transport::socket::{Payload, SocketCtx, enter_room, parse};
 
 /// `join_chat`: members only. The socket is in its chats' rooms from its connect; joining again
 /// answers the same and tells nobody; entering a room it had left tells the others.
 pub async fn join(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<ChatRef> {
     let ChatPayload { chat_id } = parse(payload)?;
-    let user = &ctx.identity.user;
-    let conv = ctx.app.chat.require_participant(user, chat_id.0).await?;
-    let room = chat_room(conv.id);
-    if !socket.rooms().iter().any(|r| *r == room) {
-        ctx.app.chat.announce_entered(user, conv.id, ctx.origin)?;
-        socket.join(room);
-    }
+    let conv = enter_room(&ctx, &socket, chat_room(chat_id.0), chat_id.0).await?;
     let joined = ChatRef::new(conv.id, Some(conv.last_seq));
     tell(&socket, CHAT_JOINED, &joined);
     Ok(joined)
@@ -62,7 +56,7 @@ pub async fn send(
         .chat_id
         .ok_or_else(|| AppError::validation("chatId is required"))?;
     let temp_id = p.temp_id.clone();
-    let input = send_input(chat_id.0, p, Some(ctx.origin))?;
+    let input = send_input(chat_id.0, p, Some(ctx.origin));
     let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
     tell(
         &socket,
@@ -73,26 +67,16 @@ pub async fn send(
 }
 
 /// What a send of `p` to chat `chat_id` asks of the service (REST and socket alike).
-pub(crate) fn send_input(
-    chat_id: i64,
-    p: SendPayload,
-    origin: Option<Origin>,
-) -> AppResult<SendInput> {
-    if let Some(kind) = &p.kind
-        && !kind.eq_ignore_ascii_case("text")
-    {
-        return Err(AppError::validation(format!(
-            "type {kind:?} is not supported yet: only TEXT"
-        )));
-    }
-    Ok(SendInput {
+pub(crate) fn send_input(chat_id: i64, p: SendPayload, origin: Option<Origin>) -> SendInput {
+    SendInput {
         receiver: None,
         conversation_id: Some(chat_id),
         content: p.content,
         attachment_url: p.attachment_url,
         client_msg_id: p.client_msg_id.or(p.temp_id),
         origin,
-    })
+        kind: p.kind,
+    }
 }
 
 /// `mark_as_read`: moves the user's read position to the end; the chat hears `messages_read`.

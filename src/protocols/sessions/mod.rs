@@ -74,9 +74,12 @@ pub const PARTICIPANT_LEFT: &str = "participant_left";
 /// Server event: someone left the chat's room.
 pub const USER_LEFT_CHAT: &str = "user_left_chat";
 
+/// What every chat room's name starts with.
+const CHAT_ROOM_PREFIX: &str = "sessions:chat:";
+
 /// The room of a chat, for sockets of this protocol.
 pub fn chat_room(id: i64) -> String {
-    format!("sessions:chat:{id}")
+    format!("{CHAT_ROOM_PREFIX}{id}")
 }
 
 /// The personal room of a user: all their sockets of this protocol.
@@ -102,5 +105,28 @@ pub async fn connect(socket: &SocketRef, ctx: &Arc<SocketCtx>) -> AppResult<()> 
     on(socket, ctx, CREATE_CHAT, events::create_chat);
     on(socket, ctx, EDIT_MESSAGE, events::edit_message);
     on(socket, ctx, DELETE_MESSAGE, events::delete_message);
+    Ok(())
+}
+
+/// Once the socket can be reached by broadcasts, its chats are read again: a chat it joined or
+/// left while it was connecting (told before it could hear) is entered or left now.
+pub async fn connected(socket: &SocketRef, ctx: &Arc<SocketCtx>) -> AppResult<()> {
+    let chats = ctx.app.chat.conversation_ids(&ctx.identity.user).await?;
+    let want: std::collections::HashSet<String> = chats.into_iter().map(chat_room).collect();
+    let have: Vec<String> = socket
+        .rooms()
+        .into_iter()
+        .map(|r| r.to_string())
+        .filter(|r| r.starts_with(CHAT_ROOM_PREFIX))
+        .collect();
+    for room in &have {
+        if !want.contains(room) {
+            socket.leave(room.clone());
+        }
+    }
+    let missing: Vec<String> = want.into_iter().filter(|r| !have.contains(r)).collect();
+    if !missing.is_empty() {
+        socket.join(missing);
+    }
     Ok(())
 }

@@ -55,8 +55,8 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
         } => {
             let room = chat_room(conversation_id);
             let chat_id = conversation_id.to_string();
+            // The room hears who joined before they are in it.
             for user in users {
-                out.join_room(user_room(user), room.clone());
                 out.to_room(
                     room.clone(),
                     USER_JOINED_CHAT,
@@ -65,6 +65,9 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
                         user_id: user.key(),
                     },
                 );
+            }
+            for user in users {
+                out.join_room(user_room(user), room.clone());
             }
             let created = Created {
                 chat_id,

@@ -104,8 +104,13 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdatePayload>,
 ) -> AppResult<Envelope<SessionJson>> {
     let id = Id::parse(&id, "chat id")?;
+    let name = match body.name {
+        Some(None) => return Err(AppError::validation("a group's name cannot be cleared")),
+        Some(Some(name)) => Some(name),
+        None => None,
+    };
     let change = GroupChange {
-        name: body.name,
+        name,
         description: body.description,
         avatar_url: body.avatar_url,
     };
@@ -254,7 +259,7 @@ pub async fn send(
     if let Some(key) = idempotency_key(&headers)? {
         body.client_msg_id = Some(key);
     }
-    let input = send_input(id.0, body, None)?;
+    let input = send_input(id.0, body, None);
     let chat = app.chat.clone();
     let sent = detached(async move { chat.send_message(&me.user, input).await }).await?;
     let status = if sent.created {

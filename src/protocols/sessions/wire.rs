@@ -298,8 +298,9 @@ pub struct CreatePayload {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdatePayload {
-    /// A new name.
-    pub name: Option<String>,
+    /// A new name (`null` is refused: a group keeps a name).
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
     /// A new description (`null` clears it).
     #[serde(default, deserialize_with = "present")]
     pub description: Option<Option<String>>,
