@@ -7,7 +7,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
-use crate::service::messages::{message_view, preview};
+use crate::service::messages::{message_not_found, message_view, preview};
 use crate::service::store::ConvRef;
 use crate::service::views::MessageView;
 use crate::service::{Chat, ChatEvent, settle};
@@ -36,15 +36,8 @@ impl Chat {
         content: String,
     ) -> AppResult<MessageView> {
         self.check_content(&content)?;
-        let not_found = || AppError::NotFound(format!("message {message_id} not found"));
-        let found = message::Entity::find_by_id(message_id)
-            .filter(message::Column::DeletedAt.is_null())
-            .one(&self.db)
-            .await?
-            .ok_or_else(not_found)?;
-        let conv = self
-            .require_participant(user, found.conversation_id)
-            .await?;
+        let (found, conv) = self.live_message(user, message_id).await?;
+        let not_found = || message_not_found(message_id);
         if found.sender_id != user.key() {
             return Err(AppError::Forbidden(
                 "only the sender may edit a message".to_owned(),
@@ -124,7 +117,7 @@ impl Chat {
         let found = message::Entity::find_by_id(message_id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("message {message_id} not found")))?;
+            .ok_or_else(|| message_not_found(message_id))?;
         self.require_participant(user, found.conversation_id)
             .await?;
         if found.deleted_at.is_some() {

@@ -168,15 +168,7 @@ impl Chat {
     /// Soft-deletes a message. Its sender may, and in a group its admins and moderators; all
     /// still members. Anyone else gets `FORBIDDEN`.
     pub async fn delete_message(&self, user: &UserId, message_id: i64) -> AppResult<MessageView> {
-        let not_found = || AppError::NotFound(format!("message {message_id} not found"));
-        let found = message::Entity::find_by_id(message_id)
-            .filter(message::Column::DeletedAt.is_null())
-            .one(&self.db)
-            .await?
-            .ok_or_else(not_found)?;
-        let conv = self
-            .require_participant(user, found.conversation_id)
-            .await?;
+        let (found, conv) = self.live_message(user, message_id).await?;
         if found.sender_id != user.key() && !self.moderates(user, &conv).await? {
             return Err(AppError::Forbidden(
                 "only the sender, or an admin or moderator of the group, may delete a message"
@@ -188,7 +180,7 @@ impl Chat {
         let deleted = async {
             match soft_delete(&txn, &conv, message_id).await? {
                 Some(deleted) => Ok(message_view(&txn, &self.caches.profiles, deleted).await?),
-                None => Err(not_found()),
+                None => Err(message_not_found(message_id)),
             }
         }
         .await;
@@ -198,6 +190,24 @@ impl Chat {
             .show_message(settle(txn, deleted).await?);
         self.publish(&ChatEvent::MessageDeleted(&view));
         Ok(view)
+    }
+
+    /// Message `message_id`, not deleted, and its conversation, for a current member of it:
+    /// `NOT_FOUND` for no such message, `FORBIDDEN` for someone outside its conversation.
+    pub(crate) async fn live_message(
+        &self,
+        user: &UserId,
+        message_id: i64,
+    ) -> AppResult<(message::Model, conversation::Model)> {
+        let found = message::Entity::find_by_id(message_id)
+            .filter(message::Column::DeletedAt.is_null())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| message_not_found(message_id))?;
+        let conv = self
+            .require_participant(user, found.conversation_id)
+            .await?;
+        Ok((found, conv))
     }
 
     /// Whether `user` is an admin or moderator of the group `conv`.
@@ -342,6 +352,11 @@ impl Chat {
             })
             .collect())
     }
+}
+
+/// `NOT_FOUND` for message `message_id`.
+pub(crate) fn message_not_found(message_id: i64) -> AppError {
+    AppError::NotFound(format!("message {message_id} not found"))
 }
 
 /// Where a send goes.

@@ -631,6 +631,15 @@ mod tests {
         UserId::from_json(&serde_json::json!(n)).expect("a numeric id")
     }
 
+    /// A fresh in-memory SQLite database after the real migrations.
+    async fn migrated_memory_db() -> DatabaseConnection {
+        let mut config = Config::with_defaults(None);
+        config.database_url = "sqlite::memory:".to_owned();
+        let db = crate::db::connect(&config).await.expect("database");
+        crate::db::migrate(&db).await.expect("migrations");
+        db
+    }
+
     fn input(content: &str, key: Option<&str>) -> SendInput {
         SendInput {
             receiver: Some(user(2)),
@@ -663,10 +672,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_bad_send_does_not_sink_its_batch_and_twins_are_repeats() {
-        let mut config = Config::with_defaults(None);
-        config.database_url = "sqlite::memory:".to_owned();
-        let db = crate::db::connect(&config).await.expect("database");
-        crate::db::migrate(&db).await.expect("migrations");
+        let db = migrated_memory_db().await;
         let told = Arc::new(Told::default());
         let writers = Writers::start(
             db.clone(),
@@ -722,10 +728,7 @@ mod tests {
         use entity::{conversation, participant};
         use sea_orm::ActiveModelTrait;
 
-        let mut config = Config::with_defaults(None);
-        config.database_url = "sqlite::memory:".to_owned();
-        let db = crate::db::connect(&config).await.expect("database");
-        crate::db::migrate(&db).await.expect("migrations");
+        let db = migrated_memory_db().await;
         let now = crate::time::now();
         let group = conversation::ActiveModel {
             kind: Set(conversation::KIND_GROUP.to_owned()),
