@@ -131,6 +131,16 @@ pub struct Config {
     #[arg(long, env = "EDIT_WINDOW_SECS", default_value_t = 900, global = true)]
     pub edit_window_secs: u64,
 
+    /// Milliseconds a socket that connected without a token (protocols with an `authenticate`
+    /// event) has to send one before it is disconnected.
+    #[arg(
+        long,
+        env = "SOCKET_AUTH_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub socket_auth_timeout_ms: u64,
+
     /// The vocabularies the server speaks, comma-separated: `conversations` (the `/api/chat`
     /// backends), `sessions` (the `/api/v1/chat` backend). With several, a socket speaks the first unless its handshake names another
     /// (`auth.protocol` or `?protocol=`).
@@ -207,6 +217,9 @@ impl Config {
                 "TYPING_TIMEOUT_MS must be between 1 and {MAX_TYPING_TIMEOUT_MS}"
             ));
         }
+        if !(100..=600_000).contains(&self.socket_auth_timeout_ms) {
+            return Err("SOCKET_AUTH_TIMEOUT_MS must be between 100 and 600000".to_owned());
+        }
         if !(16..=1_000_000).contains(&self.socket_buffer_packets) {
             return Err("SOCKET_BUFFER_PACKETS must be between 16 and 1000000".to_owned());
         }
@@ -243,6 +256,11 @@ impl Config {
         Duration::from_millis(self.typing_timeout_ms)
     }
 
+    /// How long a socket without a token may stay unauthenticated.
+    pub fn socket_auth_timeout(&self) -> Duration {
+        Duration::from_millis(self.socket_auth_timeout_ms)
+    }
+
     /// How long shutdown waits for in-flight requests.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
@@ -276,6 +294,7 @@ impl Config {
             public_profile_fields: "name,username,avatar".to_owned(),
             typing_timeout_ms: 5_000,
             edit_window_secs: 900,
+            socket_auth_timeout_ms: 10_000,
             protocols: "conversations".to_owned(),
             cors_origins: "*".to_owned(),
             shutdown_timeout_secs: 10,
@@ -311,6 +330,7 @@ impl std::fmt::Debug for Config {
             .field("public_profile_fields", &self.public_profile_fields)
             .field("typing_timeout_ms", &self.typing_timeout_ms)
             .field("edit_window_secs", &self.edit_window_secs)
+            .field("socket_auth_timeout_ms", &self.socket_auth_timeout_ms)
             .field("protocols", &self.protocols)
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)

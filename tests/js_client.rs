@@ -29,6 +29,14 @@ async fn run_suite(script: &str, tune: impl FnOnce(&mut parley::config::Config))
             "PARLEY_TYPING_TIMEOUT_MS",
             server.config.typing_timeout_ms.to_string(),
         )
+        .env(
+            "PARLEY_EDIT_WINDOW_SECS",
+            server.config.edit_window_secs.to_string(),
+        )
+        .env(
+            "PARLEY_SOCKET_AUTH_TIMEOUT_MS",
+            server.config.socket_auth_timeout_ms.to_string(),
+        )
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -58,6 +66,8 @@ async fn javascript_sessions_frontend_suite() {
         c.typing_timeout_ms = 1_500;
         // Long enough for the edits made right after a send, short enough to wait out.
         c.edit_window_secs = 4;
+        // A socket without a token is disconnected soon enough to be seen.
+        c.socket_auth_timeout_ms = 1_500;
     })
     .await;
 }

@@ -38,12 +38,21 @@ impl EventSink for Recorder {
             ChatEvent::MessageDeleted(m) => format!("deleted #{}", m.seq),
             ChatEvent::MessageEdited(m) => format!("edited #{} to {}", m.seq, m.content),
             ChatEvent::MessagesRead(r) => format!("read {} up to #{}", r.user, r.last_read_seq),
-            ChatEvent::PresenceChanged { presence, partners } => format!(
-                "{} online={} partners={}",
+            ChatEvent::PresenceChanged {
+                presence,
+                partners,
+                came_or_went,
+            } => format!(
+                "{} {} online={} partners={}{}",
                 presence.user,
+                presence.status,
                 presence.online,
-                partners.len()
+                partners.len(),
+                if *came_or_went { "" } else { " (status)" }
             ),
+            ChatEvent::ConversationDissolved { members, by, .. } => {
+                format!("{by} dissolved, {} members", members.len())
+            }
             ChatEvent::Typing { user, typing, .. } => format!("{user} typing={typing}"),
             ChatEvent::RoomPresence { user, joined, .. } => format!("{user} in room={joined}"),
         };
@@ -207,8 +216,8 @@ async fn reads_deletes_and_presence_are_told() {
         [
             "read 2 up to #1",
             "deleted #1",
-            "1 online=true partners=1",
-            "1 online=false partners=1",
+            "1 online online=true partners=1",
+            "1 offline online=false partners=1",
         ],
         "only the first connect and the last disconnect change presence"
     );
@@ -404,4 +413,198 @@ async fn two_admins_stepping_down_at_once_leave_one_admin() {
     let view = chat.conversation_view(&c, group.id).await.unwrap();
     let admins = view.members.iter().filter(|m| m.role == "admin").count();
     assert_eq!(admins, 1);
+}
+
+/// A group of `admin` with `members`.
+async fn group_of(chat: &Chat, admin: &UserId, members: &[&UserId]) -> i64 {
+    chat.create_group(
+        admin,
+        parley::service::groups::NewGroup {
+            name: "Team".to_owned(),
+            members: members.iter().map(|m| (*m).clone()).collect(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+fn in_group(conversation_id: i64, content: &str) -> SendInput {
+    SendInput {
+        conversation_id: Some(conversation_id),
+        content: content.to_owned(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn kinds_need_their_attachment_and_a_delete_leaves_a_tombstone() {
+    use parley::service::messages::Cursor;
+    use parley::service::views::{AttachmentDetails, PageRequest};
+
+    let (chat, events) = chat().await;
+    let (a, b) = (user(1), user(2));
+    let first = chat.send_message(&a, to(2, "hi")).await.unwrap().message;
+    let conv = first.conversation_id;
+    let image = |url: Option<&str>, mime: &str| SendInput {
+        conversation_id: Some(conv),
+        kind: Some("IMAGE".to_owned()),
+        attachment_url: url.map(str::to_owned),
+        attachment: AttachmentDetails {
+            name: Some("cat.png".to_owned()),
+            mime: Some(mime.to_owned()),
+            size: Some(10),
+            duration_ms: None,
+        },
+        ..Default::default()
+    };
+    for (input, code) in [
+        (image(None, "image/png"), "VALIDATION"),
+        (
+            image(Some("https://e.com/c.png"), "text/html"),
+            "VALIDATION",
+        ),
+        (
+            SendInput {
+                kind: Some("system".to_owned()),
+                ..in_group(conv, "i am root")
+            },
+            "FORBIDDEN",
+        ),
+        (
+            SendInput {
+                kind: Some("sticker".to_owned()),
+                ..in_group(conv, "x")
+            },
+            "VALIDATION",
+        ),
+    ] {
+        let err = chat.send_message(&a, input).await.unwrap_err();
+        assert_eq!(err.code(), code);
+    }
+    let pic = chat
+        .send_message(&a, image(Some("https://e.com/c.png"), "image/png"))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(
+        (pic.kind.as_str(), pic.seq, pic.content.as_str()),
+        ("image", 2, "")
+    );
+    assert_eq!(pic.attachment.name.as_deref(), Some("cat.png"));
+    assert_eq!(
+        chat.conversation_view(&b, conv)
+            .await
+            .unwrap()
+            .last_message
+            .as_deref(),
+        Some("[image: cat.png]")
+    );
+
+    chat.edit_message(&a, first.id, "hello".to_owned())
+        .await
+        .unwrap();
+    chat.delete_message(&a, pic.id).await.unwrap();
+    chat.delete_message(&a, first.id).await.unwrap();
+    let page = PageRequest { page: 1, limit: 10 };
+    let all = chat
+        .history(&b, conv, page, Cursor::default(), true)
+        .await
+        .unwrap();
+    assert_eq!(all.items.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
+    for m in &all.items {
+        assert!(m.deleted_at.is_some());
+        assert_eq!(
+            (m.content.as_str(), m.attachment_url.as_deref()),
+            ("", None)
+        );
+        assert_eq!(m.attachment, AttachmentDetails::default());
+    }
+    assert!(chat.edit_history(&a, first.id).await.unwrap().is_empty());
+    let live = chat
+        .history(&b, conv, page, Cursor::default(), false)
+        .await
+        .unwrap();
+    assert!(live.items.is_empty());
+    events.take();
+}
+
+#[tokio::test]
+async fn fetching_delivers_reading_is_recorded_per_reader() {
+    let (chat, _events) = chat().await;
+    let (a, b, c) = (user(1), user(2), user(3));
+    let group = group_of(&chat, &a, &[&b, &c]).await;
+    let sent = chat
+        .send_message(&a, in_group(group, "news"))
+        .await
+        .unwrap()
+        .message;
+    let receipts = chat.receipts(&c, sent.id).await.unwrap();
+    assert!(receipts.read_by.is_empty() && receipts.delivered_to.is_empty());
+
+    let page = parley::service::views::PageRequest { page: 1, limit: 10 };
+    chat.list_messages(&b, group, page, None).await.unwrap();
+    let receipts = chat.receipts(&c, sent.id).await.unwrap();
+    assert_eq!(receipts.delivered_to, std::slice::from_ref(&b));
+    assert!(receipts.read_by.is_empty());
+
+    chat.mark_read(&c, group).await.unwrap();
+    let receipts = chat.receipts(&a, sent.id).await.unwrap();
+    assert_eq!(receipts.read_by.len(), 1);
+    assert_eq!(receipts.read_by[0].user, c);
+    assert!(receipts.read_by[0].at.is_some());
+    assert_eq!(receipts.delivered_to, [b.clone(), c.clone()]);
+    let err = chat.receipts(&user(9), sent.id).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn statuses_are_told_as_partners_see_them_and_a_dissolved_group_is_gone() {
+    use parley::service::presence::Status;
+
+    let (chat, events) = chat().await;
+    let (a, b, c) = (user(1), user(2), user(3));
+    let group = group_of(&chat, &a, &[&b, &c]).await;
+    // B takes part, so the group sees B's presence.
+    chat.send_message(&b, in_group(group, "hi")).await.unwrap();
+    events.take();
+    // Not connected: a status is kept, nothing is told.
+    chat.set_status(&b, Status::Away).await.unwrap();
+    assert!(events.take().is_empty());
+    assert!(chat.presence_join(&b));
+    chat.announce_online(&b).await.unwrap();
+    chat.set_status(&b, Status::Busy).await.unwrap();
+    chat.set_status(&b, Status::Invisible).await.unwrap();
+    assert!(chat.online_in(&a, group).await.unwrap().is_empty());
+    chat.set_status(&b, Status::Online).await.unwrap();
+    assert_eq!(
+        events.take(),
+        [
+            "2 away online=true partners=2",
+            "2 busy online=true partners=2 (status)",
+            "2 offline online=false partners=2",
+            "2 online online=true partners=2",
+        ]
+    );
+    let online = chat.online_in(&a, group).await.unwrap();
+    assert_eq!(
+        online
+            .iter()
+            .map(|p| (p.user.clone(), p.status))
+            .collect::<Vec<_>>(),
+        [(b.clone(), "online")]
+    );
+    assert_eq!(Status::parse("nap").unwrap_err().code(), "VALIDATION");
+
+    let err = chat.dissolve_group(&b, group).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    chat.dissolve_group(&a, group).await.unwrap();
+    let err = chat
+        .send_message(&b, in_group(group, "anyone?"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN");
+    assert!(chat.conversation_ids(&c).await.unwrap().is_empty());
+    assert_eq!(events.take(), ["1 dissolved, 3 members"]);
 }

@@ -175,6 +175,7 @@ async fn seed_on(
             email: Set(None),
             avatar: Set(None),
             last_seen_at: Set(None),
+            presence_status: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }))
@@ -199,6 +200,7 @@ async fn seed_on(
             last_seq: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
+            dissolved_at: Set(None),
         })
         .exec(&txn)
         .await?

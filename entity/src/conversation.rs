@@ -38,6 +38,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Last change (new message, rename ...).
     pub updated_at: DateTimeUtc,
+    /// When an admin dissolved the group: it has no members from then on.
+    pub dissolved_at: Option<DateTimeUtc>,
 }
 
 /// No navigable relations are declared; queries join explicitly.

@@ -8,11 +8,13 @@
 //! - [`participant`]: who is in which conversation, their role and read position.
 //! - [`message`]: the messages, numbered by a gapless per-conversation `seq`.
 //! - [`message_edit`]: the content each edit of a message replaced.
+//! - [`read_mark`]: every move of a read position, for who read a message and when.
 
 pub mod conversation;
 pub mod message;
 pub mod message_edit;
 pub mod participant;
+pub mod read_mark;
 pub mod user;
 
 /// Entities and their column enums, for `use entity::prelude::*`.
@@ -21,5 +23,6 @@ pub mod prelude {
     pub use crate::message::Entity as Message;
     pub use crate::message_edit::Entity as MessageEdit;
     pub use crate::participant::Entity as Participant;
+    pub use crate::read_mark::Entity as ReadMark;
     pub use crate::user::Entity as User;
 }

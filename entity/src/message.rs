@@ -4,6 +4,14 @@ use sea_orm::entity::prelude::*;
 
 /// `kind` of a plain text message (with an optional attachment URL).
 pub const KIND_TEXT: &str = "text";
+/// `kind` of a message showing an image (its attachment).
+pub const KIND_IMAGE: &str = "image";
+/// `kind` of a message carrying a file (its attachment).
+pub const KIND_FILE: &str = "file";
+/// `kind` of a voice message (its attachment, with a duration).
+pub const KIND_VOICE: &str = "voice";
+/// `kind` of a message written by the system, not by a user's client.
+pub const KIND_SYSTEM: &str = "system";
 
 /// A message. `(conversation_id, seq)` is unique and `seq` runs 1, 2, 3 ... without gaps;
 /// `(sender_id, client_msg_id)` is unique, which makes sends idempotent.
@@ -26,7 +34,15 @@ pub struct Model {
     pub content: String,
     /// An http(s) URL of an attachment.
     pub attachment_url: Option<String>,
-    /// [`KIND_TEXT`] for now.
+    /// The attachment's file name.
+    pub attachment_name: Option<String>,
+    /// The attachment's MIME type.
+    pub attachment_mime: Option<String>,
+    /// The attachment's size in bytes.
+    pub attachment_size: Option<i64>,
+    /// A voice message's length, in milliseconds.
+    pub attachment_duration_ms: Option<i64>,
+    /// [`KIND_TEXT`], [`KIND_IMAGE`], [`KIND_FILE`], [`KIND_VOICE`] or [`KIND_SYSTEM`].
     pub kind: String,
     /// The message this one replies to.
     pub reply_to: Option<i64>,

@@ -27,6 +27,11 @@ pub struct Model {
     pub last_read_seq: i64,
     /// When the read position last moved.
     pub last_read_at: Option<DateTimeUtc>,
+    /// Every message with `seq` up to this one reached this user (fetched, or received on a
+    /// socket); never behind `last_read_seq`.
+    pub last_delivered_seq: i64,
+    /// When the delivered position last moved.
+    pub last_delivered_at: Option<DateTimeUtc>,
     /// When the user archived the conversation, if they did.
     pub archived_at: Option<DateTimeUtc>,
     /// When the user left, if they did; a user who left is no longer a participant.
@@ -54,6 +59,8 @@ impl ActiveModel {
             joined_at: sea_orm::Set(now),
             last_read_seq: sea_orm::Set(0),
             last_read_at: sea_orm::Set(None),
+            last_delivered_seq: sea_orm::Set(0),
+            last_delivered_at: sea_orm::Set(None),
             archived_at: sea_orm::Set(None),
             left_at: sea_orm::Set(None),
             accepted_at: sea_orm::Set(accepted.then_some(now)),

@@ -23,6 +23,9 @@ pub struct Model {
     pub avatar: Option<String>,
     /// When the user's last socket disconnected.
     pub last_seen_at: Option<DateTimeUtc>,
+    /// The presence status the user chose while connected: `away`, `busy` or `invisible`
+    /// (shown to others as offline); `None` is online.
+    pub presence_status: Option<String>,
     /// First time parley heard of the user.
     pub created_at: DateTimeUtc,
     /// Last change to the display details.

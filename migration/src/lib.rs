@@ -12,6 +12,7 @@ mod m20261121_000001_create_chat_tables;
 mod m20261207_000001_add_participant_accepted_at;
 mod m20261207_000002_add_group_details;
 mod m20261207_000003_create_message_edits;
+mod m20261207_000004_add_receipts_kinds_presence;
 
 /// The ordered list of parley's migrations.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_add_participant_accepted_at::Migration),
             Box::new(m20261207_000002_add_group_details::Migration),
             Box::new(m20261207_000003_create_message_edits::Migration),
+            Box::new(m20261207_000004_add_receipts_kinds_presence::Migration),
         ]
     }
 }

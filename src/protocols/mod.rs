@@ -111,6 +111,13 @@ impl Vocabulary for Protocol {
         }
     }
 
+    fn authenticate_event(&self) -> Option<&'static str> {
+        match self {
+            Self::Conversations => None,
+            Self::Sessions => Some(sessions::AUTHENTICATE),
+        }
+    }
+
     fn render(&self, event: &ChatEvent<'_>, out: &Broadcaster) {
         match self {
             Self::Conversations => conversations::render::render(event, out),

@@ -1,11 +1,11 @@
 //! Conversations: finding or creating the direct conversation of a pair, membership, listing,
 //! read positions and unread counts.
 
-use entity::{conversation, message, participant};
+use entity::{conversation, message, participant, read_mark};
 use sea_orm::sea_query::{Expr, NullOrdering, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 
 use crate::error::{AppError, AppResult};
@@ -400,6 +400,26 @@ async fn read_all(
         .await?
         .rows_affected
         > 0;
+    // What is read was delivered.
+    participant::Entity::update_many()
+        .col_expr(participant::Column::LastDeliveredSeq, Expr::value(last_seq))
+        .col_expr(participant::Column::LastDeliveredAt, Expr::value(now))
+        .filter(participant::Column::ConversationId.eq(conv.id))
+        .filter(participant::Column::UserId.eq(user.key()))
+        .filter(participant::Column::LastDeliveredSeq.lt(last_seq))
+        .exec(txn)
+        .await?;
+    if moved {
+        read_mark::Entity::insert(read_mark::ActiveModel {
+            conversation_id: Set(conv.id),
+            user_id: Set(user.key().to_owned()),
+            up_to_seq: Set(last_seq),
+            read_at: Set(now),
+            ..Default::default()
+        })
+        .exec_without_returning(txn)
+        .await?;
+    }
     let updated = message::Entity::update_many()
         .col_expr(message::Column::ReadAt, Expr::value(now))
         .filter(message::Column::ConversationId.eq(conv.id))

@@ -95,7 +95,11 @@ impl Chat {
             conversation::Entity::update_many()
                 .col_expr(
                     conversation::Column::LastMessage,
-                    Expr::value(preview(&content)),
+                    Expr::value(preview(
+                        &content,
+                        &updated.kind,
+                        updated.attachment_name.as_deref(),
+                    )),
                 )
                 .filter(conversation::Column::Id.eq(conv.id))
                 .filter(conversation::Column::LastSeq.eq(updated.seq))

@@ -54,12 +54,24 @@ pub enum ChatEvent<'a> {
     MessageDeleted(&'a MessageView),
     /// A user's read position moved (or was re-affirmed).
     MessagesRead(&'a ReadReceipt),
-    /// A user's first socket connected, or last socket disconnected.
+    /// What others see of a user's presence changed: their first socket connected, their last
+    /// disconnected, or they chose another status.
     PresenceChanged {
         /// The user's presence now.
         presence: &'a PresenceView,
         /// Who may see it: the people the user took part in a conversation with.
         partners: &'a [UserId],
+        /// Whether the user came online or went offline (rather than only changed status).
+        came_or_went: bool,
+    },
+    /// An admin dissolved a group: it has no members any more.
+    ConversationDissolved {
+        /// The group.
+        conversation_id: i64,
+        /// Who were its members.
+        members: &'a [UserId],
+        /// The admin.
+        by: &'a UserId,
     },
     /// A user started or stopped typing in a conversation (or their indicator expired).
     Typing {

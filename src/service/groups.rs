@@ -247,6 +247,45 @@ impl Chat {
         self.end_membership(conversation_id, user, None).await
     }
 
+    /// Dissolves a group (admins only): every membership ends in one transaction and the group
+    /// is marked dissolved; its history stays in the database, read by no one. Every member is
+    /// told ([`ChatEvent::ConversationDissolved`]) and their sockets leave its room.
+    pub async fn dissolve_group(&self, actor: &UserId, conversation_id: i64) -> AppResult<()> {
+        let now = crate::time::now();
+        let txn = self.begin_write().await?;
+        let dissolved = async {
+            let members = lock_members(&txn, conversation_id, now).await?;
+            require(&members, actor, Role::Admin, "dissolve the group")?;
+            participant::Entity::update_many()
+                .col_expr(participant::Column::LeftAt, Expr::value(now))
+                .filter(participant::Column::ConversationId.eq(conversation_id))
+                .filter(participant::Column::LeftAt.is_null())
+                .exec(&txn)
+                .await?;
+            conversation::Entity::update_many()
+                .col_expr(conversation::Column::DissolvedAt, Expr::value(now))
+                .filter(conversation::Column::Id.eq(conversation_id))
+                .exec(&txn)
+                .await?;
+            let keys: Vec<String> = members.into_iter().map(|m| m.user_id).collect();
+            self.load_users(&txn, keys).await
+        }
+        .await;
+        let members = settle(txn, dissolved).await?;
+        let members: Vec<UserId> = members.into_values().map(|u| u.id).collect();
+        for member in &members {
+            self.caches
+                .members
+                .remove(&(conversation_id, member.key().to_owned()));
+        }
+        self.publish(&ChatEvent::ConversationDissolved {
+            conversation_id,
+            members: &members,
+            by: actor,
+        });
+        Ok(())
+    }
+
     /// Changes `target`'s role in a group (admins only). The last admin cannot step down while
     /// others remain (they make someone else admin first, or leave).
     pub async fn set_role(

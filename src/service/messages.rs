@@ -1,7 +1,7 @@
 //! Messages: sending (validated, idempotent, numbered, acknowledged after commit, broadcast in
 //! order), history pages, search and soft delete.
 
-use entity::{conversation, message, participant};
+use entity::{conversation, message, message_edit, participant};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -12,17 +12,35 @@ use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::store::{ConvRef, Member, current_last_seq, find_direct, pair_key};
 use crate::service::users::{Profiles, user_view};
-use crate::service::views::{MessageView, Page, PageRequest, Sent};
+use crate::service::views::{AttachmentDetails, MessageView, Page, PageRequest, Sent};
 use crate::service::{Chat, ChatEvent, settle, users};
 
 /// Longest attachment URL, in bytes.
 pub const MAX_ATTACHMENT_URL: usize = 2_048;
 /// Longest client message id, in characters.
 pub const MAX_CLIENT_MSG_ID: usize = 128;
+/// Longest attachment file name, in characters.
+pub const MAX_ATTACHMENT_NAME: usize = 255;
+/// Longest attachment MIME type, in characters.
+const MAX_MIME: usize = 127;
+/// Largest attachment size a client may state, in bytes (the largest integer a JSON number
+/// carries exactly).
+const MAX_ATTACHMENT_SIZE: i64 = (1 << 53) - 1;
+/// Longest voice message a client may state: a day, in milliseconds.
+const MAX_DURATION_MS: i64 = 24 * 60 * 60 * 1000;
 /// Longest search term, in characters.
 pub const MAX_SEARCH_TERM: usize = 200;
 /// Longest `last_message` preview kept on a conversation, in characters.
 const PREVIEW_CHARS: usize = 500;
+
+/// Bounds of a history read: messages before `before` and after `after` (by `seq`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cursor {
+    /// Only messages with a smaller `seq`.
+    pub before: Option<i64>,
+    /// Only messages with a larger `seq`.
+    pub after: Option<i64>,
+}
 
 /// What a client asks to send, before validation.
 #[derive(Clone, Debug, Default)]
@@ -35,12 +53,27 @@ pub struct SendInput {
     pub content: String,
     /// An http(s) URL.
     pub attachment_url: Option<String>,
+    /// The attachment's name, MIME type, size and duration (only with a URL).
+    pub attachment: AttachmentDetails,
     /// The client's id for this send (socket `clientMsgId`, REST `Idempotency-Key`).
     pub client_msg_id: Option<String>,
     /// The connection it came from, for a socket send.
     pub origin: Option<crate::service::Origin>,
-    /// The kind the client asked for; only `text` is built (any case; `None` is text).
+    /// `text` (the default), `image`, `file` or `voice`, in any case; `system` is the
+    /// server's own and refused from clients.
     pub kind: Option<String>,
+}
+
+impl SendInput {
+    /// The kind to store (validated sends carry it).
+    pub(crate) fn kind(&self) -> &str {
+        self.kind.as_deref().unwrap_or(message::KIND_TEXT)
+    }
+
+    /// What the conversation shows of this message.
+    pub(crate) fn preview(&self) -> String {
+        preview(&self.content, self.kind(), self.attachment.name.as_deref())
+    }
 }
 
 impl Chat {
@@ -75,7 +108,8 @@ impl Chat {
         Ok(sent)
     }
 
-    /// A page of the conversation's messages, oldest first, for a participant.
+    /// A page of the conversation's messages, oldest first, for a participant. Fetching moves
+    /// the reader's delivered position over the page.
     pub async fn list_messages(
         &self,
         user: &UserId,
@@ -88,22 +122,33 @@ impl Chat {
         if let Some(after) = after_seq {
             query = query.filter(message::Column::Seq.gt(after));
         }
-        self.page_of(query, page).await
+        let found = self.page_of(query, page).await?;
+        if let Some(last) = found.items.iter().map(|m| m.seq).max() {
+            self.delivered_by_fetch(user, conversation_id, last).await?;
+        }
+        Ok(found)
     }
 
     /// A page of the conversation's history counted from its newest message, for a
     /// participant: page 1 holds the newest `limit` messages (of those before `before` and after
-    /// `after`, when given), each page oldest first.
+    /// `after`, when given), each page oldest first. With `tombstones`, deleted messages are in
+    /// it (content erased, `deleted_at` set), so `seq` runs without gaps; without, they are left
+    /// out. Fetching moves the reader's delivered position over the page.
     pub async fn history(
         &self,
         user: &UserId,
         conversation_id: i64,
         page: PageRequest,
-        before: Option<i64>,
-        after: Option<i64>,
+        cursor: Cursor,
+        tombstones: bool,
     ) -> AppResult<Page<MessageView>> {
+        let Cursor { before, after } = cursor;
         self.require_participant(user, conversation_id).await?;
-        let mut query = visible(conversation_id);
+        let mut query = if tombstones {
+            message::Entity::find().filter(message::Column::ConversationId.eq(conversation_id))
+        } else {
+            visible(conversation_id)
+        };
         if let Some(before) = before {
             query = query.filter(message::Column::Seq.lt(before));
         }
@@ -118,6 +163,10 @@ impl Chat {
             .all(&self.db)
             .await?;
         rows.reverse();
+        if let Some(last) = rows.last() {
+            self.delivered_by_fetch(user, conversation_id, last.seq)
+                .await?;
+        }
         let items = self.message_views(rows).await?;
         Ok(page.wrap(items, total))
     }
@@ -247,19 +296,20 @@ impl Chat {
     }
 
     fn validate(&self, mut input: SendInput) -> AppResult<SendInput> {
-        if let Some(kind) = &input.kind
-            && !kind.eq_ignore_ascii_case(message::KIND_TEXT)
-        {
-            return Err(AppError::validation(format!(
-                "type {kind:?} is not supported yet: only text messages"
-            )));
-        }
-        self.check_content(&input.content)?;
+        let kind = message_kind(input.kind.as_deref())?;
         if let Some(url) = input.attachment_url.take() {
             let url = url.trim().to_owned();
             check_url(&url, "attachmentUrl")?;
             input.attachment_url = Some(url);
         }
+        // A text needs words; an image, file or voice message may come without a caption.
+        if kind == message::KIND_TEXT || !input.content.trim().is_empty() {
+            self.check_content(&input.content)?;
+        } else {
+            input.content = String::new();
+        }
+        check_attachment(kind, input.attachment_url.is_some(), &input.attachment)?;
+        input.kind = Some(kind.to_owned());
         if let Some(key) = &input.client_msg_id {
             let n = key.chars().count();
             if n == 0 || n > MAX_CLIENT_MSG_ID || key.chars().any(char::is_control) {
@@ -392,6 +442,117 @@ pub(crate) async fn message_view<C: ConnectionTrait>(
     Ok(MessageView::new(m, sender, receiver))
 }
 
+/// The kind a client asked for, as stored: `text` when it named none; `system` is refused
+/// (the server writes those).
+fn message_kind(asked: Option<&str>) -> AppResult<&'static str> {
+    let Some(asked) = asked else {
+        return Ok(message::KIND_TEXT);
+    };
+    for kind in [
+        message::KIND_TEXT,
+        message::KIND_IMAGE,
+        message::KIND_FILE,
+        message::KIND_VOICE,
+    ] {
+        if asked.eq_ignore_ascii_case(kind) {
+            return Ok(kind);
+        }
+    }
+    if asked.eq_ignore_ascii_case(message::KIND_SYSTEM) {
+        return Err(AppError::Forbidden(
+            "system messages are written by the server, not sent by clients".to_owned(),
+        ));
+    }
+    Err(AppError::validation(format!(
+        "type must be one of TEXT, IMAGE, FILE, VOICE, got {:?}",
+        asked.chars().take(40).collect::<String>()
+    )))
+}
+
+/// Refuses an attachment that does not fit the message's `kind`: image, file and voice
+/// messages need a URL; details need a URL; a name is printable and bounded; a MIME type is
+/// `type/subtype` (an image's `image/...`, a voice message's `audio/...`); a size is not
+/// negative; a duration is a voice message's, up to a day.
+fn check_attachment(kind: &str, has_url: bool, details: &AttachmentDetails) -> AppResult<()> {
+    if kind != message::KIND_TEXT && !has_url {
+        return Err(AppError::validation(format!(
+            "a message of type {} needs an attachmentUrl",
+            kind.to_uppercase()
+        )));
+    }
+    let given = details.name.is_some()
+        || details.mime.is_some()
+        || details.size.is_some()
+        || details.duration_ms.is_some();
+    if given && !has_url {
+        return Err(AppError::validation(
+            "attachment details need an attachmentUrl",
+        ));
+    }
+    if let Some(name) = &details.name {
+        let n = name.chars().count();
+        if name.trim().is_empty() || n > MAX_ATTACHMENT_NAME || name.chars().any(char::is_control) {
+            return Err(AppError::validation(format!(
+                "attachmentName must be 1 to {MAX_ATTACHMENT_NAME} printable characters"
+            )));
+        }
+    }
+    if let Some(mime) = &details.mime {
+        if !is_mime(mime) {
+            return Err(AppError::validation(
+                "attachmentMimeType must be a MIME type such as image/png",
+            ));
+        }
+        let family = mime.split('/').next().unwrap_or_default();
+        let expected = match kind {
+            k if k == message::KIND_IMAGE => Some("image"),
+            k if k == message::KIND_VOICE => Some("audio"),
+            _ => None,
+        };
+        if let Some(expected) = expected
+            && !family.eq_ignore_ascii_case(expected)
+        {
+            return Err(AppError::validation(format!(
+                "a {} message's attachmentMimeType must be {expected}/...",
+                kind.to_uppercase()
+            )));
+        }
+    }
+    if let Some(size) = details.size
+        && !(0..=MAX_ATTACHMENT_SIZE).contains(&size)
+    {
+        return Err(AppError::validation(
+            "attachmentSize must be a whole number of bytes, not negative",
+        ));
+    }
+    if let Some(ms) = details.duration_ms {
+        if kind != message::KIND_VOICE {
+            return Err(AppError::validation(
+                "attachmentDuration is for VOICE messages",
+            ));
+        }
+        if !(0..=MAX_DURATION_MS).contains(&ms) {
+            return Err(AppError::validation(
+                "attachmentDuration must be 0 to 86400 seconds",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `mime` is `type/subtype` of token characters (parameters are not taken).
+fn is_mime(mime: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    mime.len() <= MAX_MIME
+        && mime
+            .split_once('/')
+            .is_some_and(|(t, sub)| token(t) && token(sub))
+}
+
 /// Refuses `url` (the client's field `what`) unless it is an http(s) URL of at most
 /// [`MAX_ATTACHMENT_URL`] bytes.
 pub(crate) fn check_url(url: &str, what: &str) -> AppResult<()> {
@@ -416,10 +577,16 @@ pub(crate) fn same_send(stored: &message::Model, input: &SendInput) -> AppResult
         (None, Some(r)) => stored.receiver_id.as_deref() == Some(r.key()),
         (None, None) => false,
     };
-    if !same_target
-        || stored.content != input.content
-        || stored.attachment_url != input.attachment_url
-    {
+    // A deleted message keeps no content to compare: its send was done.
+    let same_message = stored.deleted_at.is_some()
+        || (stored.content == input.content
+            && stored.attachment_url == input.attachment_url
+            && input.kind.as_deref().is_none_or(|k| k == stored.kind)
+            && stored.attachment_name == input.attachment.name
+            && stored.attachment_mime == input.attachment.mime
+            && stored.attachment_size == input.attachment.size
+            && stored.attachment_duration_ms == input.attachment.duration_ms);
+    if !same_target || !same_message {
         return Err(AppError::Conflict(
             "clientMsgId was already used for a different message".to_owned(),
         ));
@@ -496,17 +663,29 @@ pub(crate) async fn accept(
     Ok(())
 }
 
-/// Marks a message deleted and, if the conversation's preview showed it, shows the latest one
-/// left. `None` when it was deleted meanwhile.
+/// Marks a message deleted, leaving a tombstone: the row keeps its `seq`, sender and times;
+/// its content, attachment and edit history are erased. If the conversation's preview showed
+/// it, the preview shows the latest message left. `None` when it was deleted meanwhile.
 pub(crate) async fn soft_delete(
     txn: &DatabaseTransaction,
     conv: &conversation::Model,
     message_id: i64,
 ) -> Result<Option<message::Model>, DbErr> {
     let now = crate::time::now();
+    let none: Option<String> = None;
+    let no_number: Option<i64> = None;
     let Some(deleted) = message::Entity::update_many()
         .col_expr(message::Column::DeletedAt, Expr::value(now))
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
+        .col_expr(message::Column::Content, Expr::value(""))
+        .col_expr(message::Column::AttachmentUrl, Expr::value(none.clone()))
+        .col_expr(message::Column::AttachmentName, Expr::value(none.clone()))
+        .col_expr(message::Column::AttachmentMime, Expr::value(none))
+        .col_expr(message::Column::AttachmentSize, Expr::value(no_number))
+        .col_expr(
+            message::Column::AttachmentDurationMs,
+            Expr::value(no_number),
+        )
         .filter(message::Column::Id.eq(message_id))
         .filter(message::Column::DeletedAt.is_null())
         .exec_with_returning(txn)
@@ -515,6 +694,11 @@ pub(crate) async fn soft_delete(
     else {
         return Ok(None);
     };
+    // What the edits replaced goes with it.
+    message_edit::Entity::delete_many()
+        .filter(message_edit::Column::MessageId.eq(message_id))
+        .exec(txn)
+        .await?;
     if deleted.seq == current_last_seq(txn, conv).await? {
         let latest = visible(conv.id)
             .order_by_desc(message::Column::Seq)
@@ -523,7 +707,9 @@ pub(crate) async fn soft_delete(
         conversation::Entity::update_many()
             .col_expr(
                 conversation::Column::LastMessage,
-                Expr::value(latest.map(|m| preview(&m.content))),
+                Expr::value(
+                    latest.map(|m| preview(&m.content, &m.kind, m.attachment_name.as_deref())),
+                ),
             )
             .filter(conversation::Column::Id.eq(conv.id))
             .exec(txn)
@@ -539,8 +725,17 @@ pub(crate) fn visible(conversation_id: i64) -> Select<message::Entity> {
         .filter(message::Column::DeletedAt.is_null())
 }
 
-pub(crate) fn preview(content: &str) -> String {
-    content.chars().take(PREVIEW_CHARS).collect()
+/// What a conversation shows of its latest message: its text, or for an attachment without a
+/// caption its kind and file name (`[image]`, `[file: report.pdf]`).
+pub(crate) fn preview(content: &str, kind: &str, name: Option<&str>) -> String {
+    if !content.trim().is_empty() || kind == message::KIND_TEXT {
+        return content.chars().take(PREVIEW_CHARS).collect();
+    }
+    let label = match name {
+        Some(name) => format!("[{kind}: {name}]"),
+        None => format!("[{kind}]"),
+    };
+    label.chars().take(PREVIEW_CHARS).collect()
 }
 
 /// Whether a text holds a control character other than tab and newline. A carriage return is

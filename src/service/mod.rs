@@ -13,6 +13,7 @@ pub mod groups;
 mod limits;
 pub mod messages;
 pub mod presence;
+mod receipts;
 mod store;
 mod typing;
 pub mod users;
@@ -100,6 +101,13 @@ impl Chat {
     ) -> Self {
         let order = Arc::new(store::OrderLocks::default());
         let caches = Arc::new(Caches::default());
+        let presence = Arc::new(presence::Presence::default());
+        let deliveries = Arc::new(receipts::Deliveries::default());
+        tokio::spawn(deliveries.clone().run(db.clone(), presence.clone()));
+        let events: Arc<dyn EventSink> = Arc::new(receipts::Noting {
+            inner: events,
+            deliveries,
+        });
         let writers = writer::Writers::start(
             writer_db,
             order.clone(),
@@ -118,7 +126,7 @@ impl Chat {
             caches,
             writers: Arc::new(writers),
             order,
-            presence: Arc::new(presence::Presence::default()),
+            presence,
             events,
         }
     }

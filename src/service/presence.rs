@@ -1,14 +1,16 @@
-//! Presence: how many sockets each user has on this node, and the last-seen time when the last
-//! one goes.
+//! Presence: how many sockets each user has on this node, the status each user chose
+//! (`online`, `away`, `busy`, or `invisible`, which others see as offline), and the last-seen
+//! time when their last socket goes. Others see a user as offline when the user has no socket
+//! or chose `invisible`; partners hear each change of what they see.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use entity::user;
+use entity::{participant, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::views::PresenceView;
 use crate::service::{Chat, ChatEvent};
@@ -42,6 +44,71 @@ impl Presence {
         }
         Some(left)
     }
+
+    /// Whether the user with this key has a socket on this node.
+    pub(crate) fn is_connected(&self, key: &str) -> bool {
+        self.sockets.lock().is_ok_and(|map| map.contains_key(key))
+    }
+}
+
+/// A presence status a user may choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Available (the default).
+    Online,
+    /// Away from the keyboard.
+    Away,
+    /// Do not disturb.
+    Busy,
+    /// Connected, but shown to others as offline.
+    Invisible,
+}
+
+impl Status {
+    /// `online`, `away`, `busy`, `invisible` (or `offline`, the same), in any case.
+    pub fn parse(name: &str) -> AppResult<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "online" => Ok(Self::Online),
+            "away" => Ok(Self::Away),
+            "busy" => Ok(Self::Busy),
+            "invisible" | "offline" => Ok(Self::Invisible),
+            _ => Err(AppError::validation(
+                "status must be online, away, busy or offline (invisible)",
+            )),
+        }
+    }
+
+    /// The stored column: `None` for online.
+    fn stored(self) -> Option<&'static str> {
+        match self {
+            Self::Online => None,
+            Self::Away => Some("away"),
+            Self::Busy => Some("busy"),
+            Self::Invisible => Some("invisible"),
+        }
+    }
+
+    fn from_stored(stored: Option<&str>) -> Self {
+        match stored {
+            Some("away") => Self::Away,
+            Some("busy") => Self::Busy,
+            Some("invisible") => Self::Invisible,
+            _ => Self::Online,
+        }
+    }
+
+    /// The name a client chose it by.
+    pub fn as_str(self) -> &'static str {
+        self.stored().unwrap_or("online")
+    }
+
+    /// What others see of a connected user with this status.
+    fn shown(self) -> &'static str {
+        match self {
+            Self::Invisible => "offline",
+            other => other.as_str(),
+        }
+    }
 }
 
 impl Chat {
@@ -55,22 +122,18 @@ impl Chat {
         self.presence.remove(user) == Some(0)
     }
 
-    /// Tells `user`'s partners they are online.
+    /// Tells `user`'s partners they are online (in the status they chose), unless they chose
+    /// to be invisible.
     pub async fn announce_online(&self, user: &UserId) -> AppResult<()> {
-        let partners = self.partners_of(user).await?;
-        let view = PresenceView {
-            user: user.clone(),
-            online: true,
-            last_seen: None,
-        };
-        self.publish(&ChatEvent::PresenceChanged {
-            presence: &view,
-            partners: &partners,
-        });
-        Ok(())
+        let status = self.chosen_status(user).await?;
+        if status == Status::Invisible {
+            return Ok(());
+        }
+        self.tell_presence(user, status.shown(), None, true).await
     }
 
-    /// Stores `user`'s last-seen time and tells their partners they are offline.
+    /// Stores `user`'s last-seen time and tells their partners they are offline (unless they
+    /// were invisible: then they saw nothing change).
     pub async fn announce_offline(&self, user: &UserId) -> AppResult<()> {
         let now = crate::time::now();
         user::Entity::update_many()
@@ -78,15 +141,102 @@ impl Chat {
             .filter(user::Column::Id.eq(user.key()))
             .exec(&self.db)
             .await?;
+        if self.chosen_status(user).await? == Status::Invisible {
+            return Ok(());
+        }
+        self.tell_presence(user, "offline", Some(now), true).await
+    }
+
+    /// Sets the status `user` shows while connected; kept until they choose another. Partners
+    /// hear what changes for them (nothing while the user has no socket). Draws on the user's
+    /// allowance, since partners hear it.
+    pub async fn set_status(&self, user: &UserId, status: Status) -> AppResult<Status> {
+        self.charge(user)?;
+        let before = self.chosen_status(user).await?;
+        user::Entity::update_many()
+            .col_expr(user::Column::PresenceStatus, Expr::value(status.stored()))
+            .filter(user::Column::Id.eq(user.key()))
+            .exec(&self.db)
+            .await?;
+        if before.shown() != status.shown() && self.presence.is_connected(user.key()) {
+            let came_or_went = (before == Status::Invisible) != (status == Status::Invisible);
+            let last_seen = (status == Status::Invisible).then(crate::time::now);
+            self.tell_presence(user, status.shown(), last_seen, came_or_went)
+                .await?;
+        }
+        Ok(status)
+    }
+
+    /// The members of a conversation others see online now (connected to this node, not
+    /// invisible, and taking part in it), for a member of it.
+    pub async fn online_in(
+        &self,
+        user: &UserId,
+        conversation_id: i64,
+    ) -> AppResult<Vec<PresenceView>> {
+        self.require_participant(user, conversation_id).await?;
+        let to_user: RelationDef = participant::Entity::belongs_to(user::Entity)
+            .from(participant::Column::UserId)
+            .to(user::Column::Id)
+            .into();
+        let rows: Vec<(String, bool, Option<String>)> = participant::Entity::find()
+            .select_only()
+            .column(participant::Column::UserId)
+            .column(user::Column::IdIsNumber)
+            .column(user::Column::PresenceStatus)
+            .join(JoinType::InnerJoin, to_user)
+            .filter(participant::Column::ConversationId.eq(conversation_id))
+            .filter(participant::Column::LeftAt.is_null())
+            .filter(participant::Column::AcceptedAt.is_not_null())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut online: Vec<PresenceView> = rows
+            .into_iter()
+            .filter(|(key, _, _)| self.presence.is_connected(key))
+            .map(|(key, numeric, stored)| (UserId::from_stored(key, numeric), stored))
+            .filter_map(|(id, stored)| {
+                let status = Status::from_stored(stored.as_deref());
+                (status != Status::Invisible).then(|| PresenceView {
+                    user: id,
+                    online: true,
+                    status: status.shown(),
+                    last_seen: None,
+                })
+            })
+            .collect();
+        online.sort_by(|a, b| a.user.key().cmp(b.user.key()));
+        Ok(online)
+    }
+
+    async fn chosen_status(&self, user: &UserId) -> AppResult<Status> {
+        let stored: Option<Option<String>> = user::Entity::find_by_id(user.key())
+            .select_only()
+            .column(user::Column::PresenceStatus)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(Status::from_stored(stored.flatten().as_deref()))
+    }
+
+    async fn tell_presence(
+        &self,
+        user: &UserId,
+        shown: &'static str,
+        last_seen: Option<chrono::DateTime<chrono::Utc>>,
+        came_or_went: bool,
+    ) -> AppResult<()> {
         let partners = self.partners_of(user).await?;
         let view = PresenceView {
             user: user.clone(),
-            online: false,
-            last_seen: Some(now),
+            online: shown != "offline",
+            status: shown,
+            last_seen,
         };
         self.publish(&ChatEvent::PresenceChanged {
             presence: &view,
             partners: &partners,
+            came_or_went,
         });
         Ok(())
     }

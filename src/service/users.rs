@@ -230,6 +230,7 @@ fn user_row(
         email: Set(profile.email.clone()),
         avatar: Set(profile.avatar.clone()),
         last_seen_at: Set(None),
+        presence_status: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -43,7 +43,21 @@ impl UserView {
     }
 }
 
-/// A stored message with its sender and receiver.
+/// What a client may say of an attachment besides its URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttachmentDetails {
+    /// File name.
+    pub name: Option<String>,
+    /// MIME type (`image/png`).
+    pub mime: Option<String>,
+    /// Size in bytes.
+    pub size: Option<i64>,
+    /// A voice message's length, in milliseconds.
+    pub duration_ms: Option<i64>,
+}
+
+/// A stored message with its sender and receiver. A deleted message is a tombstone: its
+/// `seq` and times stay, its content and attachment are gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageView {
     /// Database id.
@@ -60,7 +74,9 @@ pub struct MessageView {
     pub content: String,
     /// Attachment URL.
     pub attachment_url: Option<String>,
-    /// `text`.
+    /// The attachment's name, type, size and duration.
+    pub attachment: AttachmentDetails,
+    /// `text`, `image`, `file`, `voice` or `system`.
     pub kind: String,
     /// Replied-to message id.
     pub reply_to: Option<i64>,
@@ -89,6 +105,12 @@ impl MessageView {
             receiver,
             content: m.content,
             attachment_url: m.attachment_url,
+            attachment: AttachmentDetails {
+                name: m.attachment_name,
+                mime: m.attachment_mime,
+                size: m.attachment_size,
+                duration_ms: m.attachment_duration_ms,
+            },
             kind: m.kind,
             reply_to: m.reply_to,
             client_msg_id: m.client_msg_id,
@@ -232,8 +254,36 @@ pub struct UnreadView {
 pub struct PresenceView {
     /// The user.
     pub user: UserId,
-    /// Online now.
+    /// Online now, as others see it.
     pub online: bool,
+    /// What others see: `online`, `away`, `busy` or `offline`.
+    pub status: &'static str,
     /// When their last socket disconnected.
     pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// One reader of a message.
+#[derive(Clone, Debug)]
+pub struct Reader {
+    /// Who.
+    pub user: UserId,
+    /// When their read position first reached the message (`None` for reads recorded before
+    /// read times were kept).
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Who has read a message, and who it reached.
+#[derive(Clone, Debug)]
+pub struct ReceiptsView {
+    /// The message.
+    pub message_id: i64,
+    /// Its conversation.
+    pub conversation_id: i64,
+    /// Its position.
+    pub seq: i64,
+    /// Current members other than the sender who read it, earliest first.
+    pub read_by: Vec<Reader>,
+    /// Current members other than the sender it was delivered to (fetched, received on a
+    /// socket, or read).
+    pub delivered_to: Vec<UserId>,
 }

@@ -30,9 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::events::{ChatEvent, EventSink};
-use crate::service::messages::{
-    SendInput, Target, accept, create_direct, message_view, preview, same_send,
-};
+use crate::service::messages::{SendInput, Target, accept, create_direct, message_view, same_send};
 use crate::service::store::{ConvRef, OrderLocks};
 use crate::service::users::{Profiles, PublicFields, insert_stub};
 use crate::service::views::{MessageView, Sent};
@@ -338,7 +336,11 @@ impl Store {
                     receiver_id: Set(conv.other(&job.sender).map(str::to_owned)),
                     content: Set(job.input.content.clone()),
                     attachment_url: Set(job.input.attachment_url.clone()),
-                    kind: Set(message::KIND_TEXT.to_owned()),
+                    attachment_name: Set(job.input.attachment.name.clone()),
+                    attachment_mime: Set(job.input.attachment.mime.clone()),
+                    attachment_size: Set(job.input.attachment.size),
+                    attachment_duration_ms: Set(job.input.attachment.duration_ms),
+                    kind: Set(job.input.kind().to_owned()),
                     reply_to: Set(None),
                     client_msg_id: Set(job.input.client_msg_id.clone()),
                     read_at: Set(None),
@@ -496,7 +498,7 @@ async fn take_seqs(
                 "(CAST({} AS BIGINT), CAST({} AS BIGINT), {})",
                 params.push((*id).into()),
                 params.push((*n).into()),
-                params.push(preview(&jobs[*last].input.content).into()),
+                params.push(jobs[*last].input.preview().into()),
             )
         })
         .collect();

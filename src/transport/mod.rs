@@ -45,6 +45,13 @@ pub trait Vocabulary: Send + Sync + std::fmt::Debug + 'static {
         ctx: &'a Arc<SocketCtx>,
     ) -> BoxFuture<'a, AppResult<()>>;
 
+    /// The client event by which a socket of this protocol authenticates after connecting
+    /// (`{ token }`), if the protocol has one. Such a socket may connect without a token; with
+    /// one, the event refreshes it.
+    fn authenticate_event(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Says `event` to this protocol's rooms, in its vocabulary.
     fn render(&self, event: &ChatEvent<'_>, out: &Broadcaster);
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use serde_json::Value as Json;
 use socketioxide::SocketIo;
-use socketioxide::extract::{AckSender, Extension, SocketRef, TryData};
+use socketioxide::extract::{AckSender, Event, MaybeExtension, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::{Sid, Socket};
 
@@ -58,6 +58,10 @@ pub struct SocketCtx {
     pub app: AppState,
     /// The connected user.
     pub identity: Identity,
+    /// When the socket's token expires (a refresh moves it), in Unix seconds.
+    expires_at: AtomicU64,
+    /// Where the expiry is watched.
+    expiries: Arc<Expiries>,
     /// The vocabulary this socket speaks.
     pub protocol: Spoken,
     /// The socket's connection, as the service knows it.
@@ -88,6 +92,11 @@ impl std::fmt::Debug for Queue {
 }
 
 impl SocketCtx {
+    /// When the socket's current token expires, in Unix seconds.
+    fn expires_at(&self) -> u64 {
+        self.expires_at.load(Ordering::SeqCst)
+    }
+
     /// Queues an event to run after those before it; `false` when too many are waiting.
     fn enqueue(self: &Arc<Self>, job: Job) -> bool {
         let Ok(mut queue) = self.queue.lock() else {
@@ -296,7 +305,9 @@ impl std::fmt::Display for Refused {
 }
 
 /// Finds the handshake's token ([`crate::auth::handshake_token`]), verifies it, records the
-/// user, and keeps the identity and the protocol the socket speaks in its extensions.
+/// user, and keeps the identity and the protocol the socket speaks in its extensions. A socket
+/// of a protocol with an `authenticate` event may come without a token: it is kept with its
+/// protocol only, and [`prepare`] makes it wait for that event.
 async fn authenticate(socket: &SocketRef, door: &Door, auth: Option<Json>) -> Result<(), Refused> {
     if door.intake.is_closed() {
         return Err(Refused(
@@ -304,21 +315,26 @@ async fn authenticate(socket: &SocketRef, door: &Door, auth: Option<Json>) -> Re
         ));
     }
     let protocol = chosen_protocol(&door.protocols, socket, auth.as_ref())?;
-    let token = crate::auth::handshake_token(auth.as_ref(), socket.req_parts())
-        .ok_or_else(|| Refused("missing token: pass auth.token".to_owned()))?;
-    let identity = door
-        .app
-        .verifier
-        .verify(&token)
-        .map_err(|e| Refused(e.to_string()))?;
-    door.app
-        .chat
-        .remember_identity(&identity)
+    let Some(token) = crate::auth::handshake_token(auth.as_ref(), socket.req_parts()) else {
+        if protocol.authenticate_event().is_some() {
+            socket.extensions.insert(protocol);
+            return Ok(());
+        }
+        return Err(Refused("missing token: pass auth.token".to_owned()));
+    };
+    let identity = verified(door, &token)
         .await
         .map_err(|e| Refused(e.to_string()))?;
     socket.extensions.insert(identity);
     socket.extensions.insert(protocol);
     Ok(())
+}
+
+/// The identity `token` proves, recorded.
+async fn verified(door: &Door, token: &str) -> AppResult<Identity> {
+    let identity = door.app.verifier.verify(token)?;
+    door.app.chat.remember_identity(&identity).await?;
+    Ok(identity)
 }
 
 /// The protocol a connecting socket speaks: the one its handshake names (`auth.protocol`, else
@@ -353,35 +369,60 @@ fn chosen_protocol(
 }
 
 /// Builds the socket's context, and lets its protocol join its rooms and register every event
-/// handler.
+/// handler; a socket that came without a token waits for its `authenticate` event instead.
 async fn prepare(socket: &SocketRef, door: &Door) -> Result<(), Refused> {
-    let (Some(identity), Some(protocol)) = (
-        socket.extensions.get::<Identity>(),
-        socket.extensions.get::<Spoken>(),
-    ) else {
+    let Some(protocol) = socket.extensions.get::<Spoken>() else {
         return Err(Refused("the connection was not authenticated".to_owned()));
     };
+    match socket.extensions.get::<Identity>() {
+        Some(identity) => attach(socket, door, identity, protocol)
+            .await
+            .map(drop)
+            .map_err(|e| Refused(e.to_string())),
+        None => match protocol.authenticate_event() {
+            Some(event) => {
+                await_token(socket, door, protocol.clone(), event);
+                Ok(())
+            }
+            None => Err(Refused("missing token: pass auth.token".to_owned())),
+        },
+    }
+}
+
+/// Makes `socket` the socket of `identity`, speaking `protocol`: builds its context, lets the
+/// protocol join its rooms and register its handlers (and the transport its token refresh),
+/// and watches its token's expiry.
+async fn attach(
+    socket: &SocketRef,
+    door: &Door,
+    identity: Identity,
+    protocol: Spoken,
+) -> AppResult<Arc<SocketCtx>> {
     door.expiries.watch(identity.expires_at, socket.id);
     let ctx = Arc::new(SocketCtx {
         app: door.app.clone(),
+        expires_at: AtomicU64::new(identity.expires_at),
         identity,
         protocol: protocol.clone(),
         origin: origin_of(socket.id),
         broadcaster: door.broadcaster.clone(),
+        expiries: door.expiries.clone(),
         intake: door.intake.clone(),
         queue: Mutex::default(),
         presence: Mutex::new(Presence::New),
     });
     if let Err(e) = protocol.connect(socket, &ctx).await {
-        door.expiries.forget(ctx.identity.expires_at, socket.id);
-        return Err(Refused(e.to_string()));
+        door.expiries.forget(ctx.expires_at(), socket.id);
+        return Err(e);
+    }
+    if let Some(event) = protocol.authenticate_event() {
+        on(socket, &ctx, event, refresh);
     }
 
     let on_leave = ctx.clone();
-    let expiries = door.expiries.clone();
     socket.on_disconnect(async move |socket: SocketRef| {
         let ctx = on_leave;
-        expiries.forget(ctx.identity.expires_at, socket.id);
+        ctx.expiries.forget(ctx.expires_at(), socket.id);
         ctx.app.chat.connection_gone(ctx.origin);
         let last = match ctx.presence.lock() {
             Ok(mut state) => {
@@ -394,18 +435,26 @@ async fn prepare(socket: &SocketRef, door: &Door) -> Result<(), Refused> {
             tracing::warn!(error = %e, "presence update on disconnect failed");
         }
     });
-    socket.extensions.insert(ctx);
+    socket.extensions.insert(ctx.clone());
     socket.extensions.insert(CutOff::default());
-    Ok(())
+    Ok(ctx)
+}
+
+/// Lets a socket that has its context go live once it is in the namespace (a socket still
+/// waiting for its token goes live when it authenticates).
+async fn on_connect(socket: SocketRef, MaybeExtension(ctx): MaybeExtension<Arc<SocketCtx>>) {
+    if let Some(ctx) = ctx {
+        go_live(&socket, &ctx).await;
+    }
 }
 
 /// Lets the socket's protocol catch up, then counts the socket for presence, now that it is in
 /// the namespace (a socket whose transport closed while it was being prepared never gets here,
 /// nor to its disconnect handler).
-async fn on_connect(socket: SocketRef, Extension(ctx): Extension<Arc<SocketCtx>>) {
-    if let Err(e) = ctx.protocol.connected(&socket, &ctx).await {
+async fn go_live(socket: &SocketRef, ctx: &Arc<SocketCtx>) {
+    if let Err(e) = ctx.protocol.connected(socket, ctx).await {
         tracing::warn!(error = %e, "a socket could not catch up on connect; disconnecting it");
-        if let Err(e) = socket.disconnect() {
+        if let Err(e) = socket.clone().disconnect() {
             tracing::debug!(error = %e, "disconnect failed");
         }
         return;
@@ -419,6 +468,161 @@ async fn on_connect(socket: SocketRef, Extension(ctx): Extension<Arc<SocketCtx>>
     };
     if first && let Err(e) = ctx.app.chat.announce_online(&ctx.identity.user).await {
         tracing::warn!(error = %e, "presence update on connect failed");
+    }
+}
+
+/// `authenticate` on an authenticated socket: a fresh token for the same user moves the
+/// socket's expiry; a token for anyone else is refused (that is a new connection).
+async fn refresh(
+    ctx: Arc<SocketCtx>,
+    socket: SocketRef,
+    payload: Payload,
+) -> AppResult<Authenticated> {
+    let TokenPayload { token } = parse(payload)?;
+    let identity = ctx.app.verifier.verify(&token)?;
+    if identity.user.key() != ctx.identity.user.key() {
+        return Err(AppError::Forbidden(
+            "the token names another user: connect again with it".to_owned(),
+        ));
+    }
+    ctx.app.chat.remember_identity(&identity).await?;
+    let before = ctx.expires_at.swap(identity.expires_at, Ordering::SeqCst);
+    ctx.expiries.forget(before, socket.id);
+    ctx.expiries.watch(identity.expires_at, socket.id);
+    Ok(Authenticated::of(&identity))
+}
+
+/// What `authenticate` answers: `{ userId }`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authenticated {
+    user_id: String,
+}
+
+impl Authenticated {
+    fn of(identity: &Identity) -> Self {
+        Self {
+            user_id: identity.user.key().to_owned(),
+        }
+    }
+}
+
+/// `{ token }`.
+#[derive(Debug, serde::Deserialize)]
+struct TokenPayload {
+    token: String,
+}
+
+/// A socket that connected without a token, until it sends one.
+#[derive(Debug)]
+struct Waiting {
+    door: Door,
+    protocol: Spoken,
+    /// Set while a token is being checked, and for good once one was accepted.
+    claimed: AtomicBool,
+    /// Set once the socket is authenticated.
+    done: AtomicBool,
+}
+
+/// Makes a socket that came without a token wait for `event` (`{ token }`): every other event
+/// is answered `UNAUTHORIZED`, and the socket is disconnected if no token is accepted within
+/// `SOCKET_AUTH_TIMEOUT_MS`.
+fn await_token(socket: &SocketRef, door: &Door, protocol: Spoken, event: &'static str) {
+    let waiting = Arc::new(Waiting {
+        door: door.clone(),
+        protocol,
+        claimed: AtomicBool::new(false),
+        done: AtomicBool::new(false),
+    });
+    socket.on(
+        event,
+        Login {
+            event,
+            waiting: waiting.clone(),
+        },
+    );
+    socket.on_fallback(Unauthenticated);
+    let (sid, broadcaster) = (socket.id, door.broadcaster.clone());
+    let timeout = door.app.config.socket_auth_timeout();
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        if !waiting.done.load(Ordering::SeqCst) {
+            tracing::debug!(%sid, "no token within {timeout:?}: disconnecting");
+            broadcaster.disconnect(sid);
+        }
+    });
+}
+
+/// The `authenticate` handler of a socket waiting for its token.
+struct Login {
+    event: &'static str,
+    waiting: Arc<Waiting>,
+}
+
+impl MessageHandler<socketioxide::adapter::LocalAdapter, ()> for Login {
+    fn call(&self, s: Arc<Socket>, mut v: Value, ack_id: Option<i64>) {
+        let Ok(TryData(data)) =
+            TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id);
+        let payload = data.map_err(|e| e.to_string());
+        let reply = Reply::new(self.event.into(), &s, &mut v, ack_id);
+        let waiting = self.waiting.clone();
+        let socket = SocketRef::from(s);
+        tokio::spawn(async move {
+            let Some(ticket) = waiting.door.intake.admit() else {
+                reply.send::<()>(Err(AppError::Unavailable(
+                    "the server is shutting down".to_owned(),
+                )));
+                return;
+            };
+            reply.send(login(&waiting, &socket, payload).await);
+            drop(ticket);
+        });
+    }
+}
+
+/// Authenticates a waiting socket with the token in `payload`; once accepted, the socket is
+/// its user's like one that brought its token to the handshake.
+async fn login(
+    waiting: &Waiting,
+    socket: &SocketRef,
+    payload: Payload,
+) -> AppResult<Authenticated> {
+    let TokenPayload { token } = parse(payload)?;
+    if waiting.claimed.swap(true, Ordering::SeqCst) {
+        return Err(AppError::Conflict(
+            "this socket is already authenticating".to_owned(),
+        ));
+    }
+    let attached = async {
+        let identity = verified(&waiting.door, &token).await?;
+        let answer = Authenticated::of(&identity);
+        let ctx = attach(socket, &waiting.door, identity, waiting.protocol.clone()).await?;
+        waiting.done.store(true, Ordering::SeqCst);
+        go_live(socket, &ctx).await;
+        Ok(answer)
+    }
+    .await;
+    if attached.is_err() {
+        waiting.claimed.store(false, Ordering::SeqCst);
+    }
+    attached
+}
+
+/// Every event of a socket that has not authenticated is answered `UNAUTHORIZED`; on an
+/// authenticated socket, an event no handler knows is ignored.
+struct Unauthenticated;
+
+impl MessageHandler<socketioxide::adapter::LocalAdapter, ()> for Unauthenticated {
+    fn call(&self, s: Arc<Socket>, mut v: Value, ack_id: Option<i64>) {
+        if s.extensions.get::<Arc<SocketCtx>>().is_some() {
+            return;
+        }
+        let event = Event::from_message_parts(&s, &mut v, &ack_id)
+            .map(|Event(name)| name.chars().take(64).collect::<String>())
+            .unwrap_or_default();
+        Reply::new(event.into(), &s, &mut v, ack_id).send::<()>(Err(AppError::Unauthorized(
+            "authenticate first: emit authenticate with { token }".to_owned(),
+        )));
     }
 }
 
@@ -490,7 +694,7 @@ where
         let Ok(TryData(data)) =
             TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id);
         let payload = data.map_err(|e| e.to_string());
-        let reply = Reply::new(self.event, &s, &mut v, ack_id);
+        let reply = Reply::new(self.event.into(), &s, &mut v, ack_id);
         let Some(ticket) = self.ctx.intake.admit() else {
             reply.send::<()>(Err(AppError::Unavailable(
                 "the server is shutting down".to_owned(),
@@ -503,9 +707,11 @@ where
             drop(ticket);
         });
         if !self.ctx.enqueue(job) {
-            Reply::new(self.event, &s, &mut v, ack_id).send::<()>(Err(AppError::RateLimited(
-                "too many events waiting on this connection; slow down".to_owned(),
-            )));
+            Reply::new(self.event.into(), &s, &mut v, ack_id).send::<()>(Err(
+                AppError::RateLimited(
+                    "too many events waiting on this connection; slow down".to_owned(),
+                ),
+            ));
         }
     }
 }
@@ -513,14 +719,19 @@ where
 /// Answers one client event: an acknowledgement when the client asked for one, else (for
 /// failures only) an `error` event.
 struct Reply {
-    event: &'static str,
+    event: std::borrow::Cow<'static, str>,
     socket: SocketRef,
     ack: AckSender,
     wants_ack: bool,
 }
 
 impl Reply {
-    fn new(event: &'static str, s: &Arc<Socket>, v: &mut Value, ack_id: Option<i64>) -> Self {
+    fn new(
+        event: std::borrow::Cow<'static, str>,
+        s: &Arc<Socket>,
+        v: &mut Value,
+        ack_id: Option<i64>,
+    ) -> Self {
         let Ok(ack) = AckSender::from_message_parts(s, v, &ack_id);
         Self {
             event,
@@ -543,7 +754,7 @@ impl Reply {
                 self.socket.emit(
                     ERROR,
                     &ErrorPayload {
-                        event: self.event,
+                        event: &self.event,
                         code: body.code,
                         message: &body.message,
                     },
@@ -551,7 +762,7 @@ impl Reply {
             }
         };
         if let Err(e) = sent {
-            undelivered(&self.socket, self.event, &e);
+            undelivered(&self.socket, &self.event, &e);
         }
     }
 }

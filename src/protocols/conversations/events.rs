@@ -80,6 +80,7 @@ pub async fn send(ctx: Arc<SocketCtx>, _socket: SocketRef, payload: Payload) -> 
         client_msg_id: p.client_msg_id,
         origin: Some(ctx.origin),
         kind: None,
+        attachment: Default::default(),
     };
     let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
     Ok(SentAck(sent.message))

@@ -68,11 +68,31 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
             MESSAGES_READ,
             &MessagesRead::from(r),
         ),
-        ChatEvent::PresenceChanged { presence, partners } => out.to_rooms(
-            partners.iter().map(user_room).collect(),
-            ONLINE_STATUS,
-            &OnlineStatus::from(presence),
-        ),
+        // This vocabulary has online and offline only: a status change is not told.
+        ChatEvent::PresenceChanged {
+            presence,
+            partners,
+            came_or_went,
+        } => {
+            if came_or_went {
+                out.to_rooms(
+                    partners.iter().map(user_room).collect(),
+                    ONLINE_STATUS,
+                    &OnlineStatus::from(presence),
+                );
+            }
+        }
+        // Its members' sockets leave the room; this vocabulary has no event for it.
+        ChatEvent::ConversationDissolved {
+            conversation_id,
+            members,
+            ..
+        } => {
+            let room = conversation_room(conversation_id);
+            for member in members {
+                out.leave_room(user_room(member), room.clone());
+            }
+        }
         ChatEvent::Typing {
             conversation_id,
             user,

@@ -75,6 +75,7 @@ pub async fn send(
         client_msg_id: key,
         origin: None,
         kind: None,
+        attachment: Default::default(),
     };
     let chat = app.chat.clone();
     let sent = detached(async move { chat.send_message(&me.user, input).await }).await?;

@@ -9,12 +9,14 @@ use socketioxide::extract::SocketRef;
 use crate::error::{AppError, AppResult};
 use crate::protocols::sessions::wire::{
     ChatPayload, ChatRef, CreatePayload, Deleted, EditPayload, MessageJson, MessagePayload,
-    ReadJson, SendPayload, Sent, SessionJson, TypingPayload,
+    OnlineUsers, ReadJson, SendPayload, Sent, SessionJson, StatusPayload, StatusSet, TypingPayload,
 };
-use crate::protocols::sessions::{CHAT_JOINED, CHAT_LEFT, MESSAGE_SENT, chat_room};
+use crate::protocols::sessions::{CHAT_JOINED, CHAT_LEFT, MESSAGE_SENT, ONLINE_USERS, chat_room};
 use crate::service::Origin;
 use crate::service::groups::NewGroup;
 use crate::service::messages::SendInput;
+use crate::service::presence::Status;
+use crate::service::views::AttachmentDetails;
 use crate::transport::connection::undelivered;
 use crate::transport::socket::{Payload, SocketCtx, enter_room, parse};
 
@@ -56,7 +58,7 @@ pub async fn send(
         .chat_id
         .ok_or_else(|| AppError::validation("chatId is required"))?;
     let temp_id = p.temp_id.clone();
-    let input = send_input(chat_id.0, p, Some(ctx.origin));
+    let input = send_input(chat_id.0, p, Some(ctx.origin))?;
     let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
     tell(
         &socket,
@@ -67,16 +69,37 @@ pub async fn send(
 }
 
 /// What a send of `p` to chat `chat_id` asks of the service (REST and socket alike).
-pub(crate) fn send_input(chat_id: i64, p: SendPayload, origin: Option<Origin>) -> SendInput {
-    SendInput {
+pub(crate) fn send_input(
+    chat_id: i64,
+    p: SendPayload,
+    origin: Option<Origin>,
+) -> AppResult<SendInput> {
+    let duration_ms = match p.attachment_duration {
+        None => None,
+        // Seconds to milliseconds; the service bounds it.
+        #[allow(clippy::cast_possible_truncation)]
+        Some(secs) if (0.0..=1e9).contains(&secs) => Some((secs * 1000.0).round() as i64),
+        Some(_) => {
+            return Err(AppError::validation(
+                "attachmentDuration must be a number of seconds, not negative",
+            ));
+        }
+    };
+    Ok(SendInput {
         receiver: None,
         conversation_id: Some(chat_id),
-        content: p.content,
+        content: p.content.unwrap_or_default(),
         attachment_url: p.attachment_url,
+        attachment: AttachmentDetails {
+            name: p.attachment_name,
+            mime: p.attachment_mime_type,
+            size: p.attachment_size,
+            duration_ms,
+        },
         client_msg_id: p.client_msg_id.or(p.temp_id),
         origin,
         kind: p.kind,
-    }
+    })
 }
 
 /// `mark_as_read`: moves the user's read position to the end; the chat hears `messages_read`.
@@ -210,6 +233,63 @@ pub async fn delete_message(
         .delete_message(&ctx.identity.user, message_id.0)
         .await?;
     Ok(Deleted::from(&deleted))
+}
+
+/// `presence_update`: `{ status }` (`online`, `away`, `busy`, `offline`); partners hear
+/// what changes for them.
+pub async fn presence_update(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<StatusSet> {
+    let StatusPayload { status } = parse(payload)?;
+    let status = status.ok_or_else(|| AppError::validation("status is required"))?;
+    choose(&ctx, Status::parse(&status)?).await
+}
+
+/// `user_online`: shows the user online again (after `user_offline`, `away` or `busy`).
+pub async fn user_online(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    _payload: Payload,
+) -> AppResult<StatusSet> {
+    choose(&ctx, Status::Online).await
+}
+
+/// `user_offline`: shows the user offline while connected (invisible) until they choose
+/// another status.
+pub async fn user_offline(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    _payload: Payload,
+) -> AppResult<StatusSet> {
+    choose(&ctx, Status::Invisible).await
+}
+
+async fn choose(ctx: &SocketCtx, status: Status) -> AppResult<StatusSet> {
+    let chosen = ctx.app.chat.set_status(&ctx.identity.user, status).await?;
+    Ok(StatusSet {
+        user_id: ctx.identity.user.key().to_owned(),
+        status: chosen.as_str(),
+    })
+}
+
+/// `get_online_users`: `{ chatId }`; answers, and emits `online_users` to the socket, with the
+/// chat's members online now.
+pub async fn get_online_users(
+    ctx: Arc<SocketCtx>,
+    socket: SocketRef,
+    payload: Payload,
+) -> AppResult<OnlineUsers> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    let users = ctx
+        .app
+        .chat
+        .online_in(&ctx.identity.user, chat_id.0)
+        .await?;
+    let online = OnlineUsers::new(chat_id.0, &users);
+    tell(&socket, ONLINE_USERS, &online);
+    Ok(online)
 }
 
 /// Emits `event` to this socket alone.

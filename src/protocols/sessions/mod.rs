@@ -42,6 +42,16 @@ pub const EDIT_MESSAGE: &str = "edit_message";
 pub const DELETE_MESSAGE: &str = "delete_message";
 /// Client event: open a chat.
 pub const CREATE_CHAT: &str = "create_chat";
+/// Client event: authenticate a socket that connected without a token, or refresh its token.
+pub const AUTHENTICATE: &str = "authenticate";
+/// Client event: choose a presence status (`{ status }`).
+pub const PRESENCE_UPDATE_EVENT: &str = "presence_update";
+/// Client event: show as online.
+pub const USER_ONLINE_EVENT: &str = "user_online";
+/// Client event: show as offline (invisible) while connected.
+pub const USER_OFFLINE_EVENT: &str = "user_offline";
+/// Client event: who of a chat's members is online (`{ chatId }`).
+pub const GET_ONLINE_USERS: &str = "get_online_users";
 
 /// Server event: a message in one of the socket's chats (not to the socket that sent it).
 pub const MESSAGE_RECEIVED: &str = "message_received";
@@ -61,6 +71,10 @@ pub const USER_STOPPED_TYPING: &str = "user_stopped_typing";
 pub const USER_ONLINE: &str = "user_online";
 /// Server event: a chat partner went offline.
 pub const USER_OFFLINE: &str = "user_offline";
+/// Server event: what a chat partner's presence shows changed (`{ userId, status, lastSeen }`).
+pub const PRESENCE_UPDATE: &str = "presence_update";
+/// Server event: to the socket, a chat's members online now.
+pub const ONLINE_USERS: &str = "online_users";
 /// Server event: a chat was created with the user in it.
 pub const CHAT_CREATED: &str = "chat_created";
 /// Server event: to the socket, it entered a chat's room.
@@ -105,6 +119,10 @@ pub async fn connect(socket: &SocketRef, ctx: &Arc<SocketCtx>) -> AppResult<()> 
     on(socket, ctx, CREATE_CHAT, events::create_chat);
     on(socket, ctx, EDIT_MESSAGE, events::edit_message);
     on(socket, ctx, DELETE_MESSAGE, events::delete_message);
+    on(socket, ctx, PRESENCE_UPDATE_EVENT, events::presence_update);
+    on(socket, ctx, USER_ONLINE_EVENT, events::user_online);
+    on(socket, ctx, USER_OFFLINE_EVENT, events::user_offline);
+    on(socket, ctx, GET_ONLINE_USERS, events::get_online_users);
     Ok(())
 }
 

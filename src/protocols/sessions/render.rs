@@ -2,11 +2,11 @@
 
 use crate::ids::UserId;
 use crate::protocols::sessions::wire::{
-    ChatRef, Created, Deleted, Message, ParticipantLeft, Presence, Read, UserInChat,
+    ChatRef, Created, Deleted, Dissolved, Message, ParticipantLeft, Presence, Read, UserInChat,
 };
 use crate::protocols::sessions::{
     CHAT_CREATED, CHAT_LEFT, MESSAGE_DELETED, MESSAGE_EDITED, MESSAGE_RECEIVED, MESSAGES_READ,
-    PARTICIPANT_LEFT, USER_JOINED_CHAT, USER_LEFT_CHAT, USER_OFFLINE, USER_ONLINE,
+    PARTICIPANT_LEFT, PRESENCE_UPDATE, USER_JOINED_CHAT, USER_LEFT_CHAT, USER_OFFLINE, USER_ONLINE,
     USER_STOPPED_TYPING, USER_TYPING, chat_room, user_room,
 };
 use crate::service::ChatEvent;
@@ -19,7 +19,10 @@ use crate::transport::broadcast::Broadcaster;
 /// - a new chat to its members as `chat_created`, their sockets into its room;
 /// - a delete, a read receipt, typing, and room entries and exits to the chat's room (typing
 ///   and entries not to the connection they came from);
-/// - presence to the personal rooms of the user's partners.
+/// - presence to the personal rooms of the user's partners: `presence_update` for every change
+///   they can see, and `user_online` / `user_offline` as well when the user came or went;
+/// - a dissolved group to its members as `chat_left` (with `dissolved: true`), their sockets
+///   out of its room.
 pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
     match *event {
         ChatEvent::MessageCreated { message: m, origin } => {
@@ -114,15 +117,43 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
         ChatEvent::MessagesRead(r) => {
             out.to_room(chat_room(r.conversation_id), MESSAGES_READ, &Read::from(r));
         }
-        ChatEvent::PresenceChanged { presence, partners } => out.to_rooms(
-            partners.iter().map(user_room).collect(),
-            if presence.online {
-                USER_ONLINE
-            } else {
-                USER_OFFLINE
-            },
-            &Presence::from(presence),
-        ),
+        ChatEvent::PresenceChanged {
+            presence,
+            partners,
+            came_or_went,
+        } => {
+            let rooms: Vec<String> = partners.iter().map(user_room).collect();
+            let payload = Presence::from(presence);
+            if came_or_went {
+                let event = if presence.online {
+                    USER_ONLINE
+                } else {
+                    USER_OFFLINE
+                };
+                out.to_rooms(rooms.clone(), event, &payload);
+            }
+            out.to_rooms(rooms, PRESENCE_UPDATE, &payload);
+        }
+        ChatEvent::ConversationDissolved {
+            conversation_id,
+            members,
+            by,
+        } => {
+            let room = chat_room(conversation_id);
+            let rooms: Vec<String> = members.iter().map(user_room).collect();
+            for member in &rooms {
+                out.leave_room(member.clone(), room.clone());
+            }
+            out.to_rooms(
+                rooms,
+                CHAT_LEFT,
+                &Dissolved {
+                    chat_id: conversation_id.to_string(),
+                    dissolved: true,
+                    by: by.key(),
+                },
+            );
+        }
         ChatEvent::Typing {
             conversation_id,
             user,

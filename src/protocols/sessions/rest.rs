@@ -14,10 +14,12 @@ use crate::ids::UserId;
 use crate::protocols::sessions::PREFIX;
 use crate::protocols::sessions::events::{open, send_input};
 use crate::protocols::sessions::wire::{
-    AddPayload, CreatePayload, Deleted, EditPayload, MessageJson, MessagePage, ReadJson,
-    RolePayload, SendPayload, SessionJson, SessionPage, Unread, UpdatePayload,
+    AddPayload, CreatePayload, Deleted, EditPayload, Edits, MessageJson, MessagePage, OnlineUsers,
+    ReadJson, ReceiptsJson, RolePayload, SendPayload, SessionJson, SessionPage, Unread,
+    UpdatePayload,
 };
 use crate::service::groups::{GroupChange, Role};
+use crate::service::messages::Cursor;
 use crate::state::AppState;
 use crate::transport::rest::{
     ApiJson, ApiPath, ApiQuery, AuthUser, Envelope, PageQuery, SearchQuery, detached,
@@ -41,6 +43,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/sessions/{id}/messages", get(history).post(send))
         .route("/sessions/{id}/read", post(read))
+        .route("/sessions/{id}/online", get(online))
+        .route("/messages/{id}/reads", get(reads))
+        .route("/messages/{id}/edits", get(edits))
         .route(
             "/messages/{id}",
             axum::routing::put(edit_message).delete(delete_message),
@@ -123,21 +128,83 @@ pub async fn update(
 #[serde(rename_all = "camelCase")]
 pub struct Left {
     chat_id: String,
+    dissolved: bool,
 }
 
-/// `DELETE /sessions/:id`: the caller leaves the group.
+/// The query of `DELETE /sessions/:id`.
+#[derive(Debug, Deserialize)]
+pub struct LeaveQuery {
+    /// `true` (or `1`): dissolve the group rather than leave it.
+    dissolve: Option<String>,
+}
+
+/// `DELETE /sessions/:id`: the caller leaves the group; with `?dissolve=true` an admin
+/// dissolves it.
 pub async fn leave(
     State(app): State<AppState>,
     AuthUser(me): AuthUser,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LeaveQuery>,
 ) -> AppResult<Envelope<Left>> {
     let id = Id::parse(&id, "chat id")?;
+    let dissolve = match query.dissolve.as_deref() {
+        None | Some("false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(_) => return Err(AppError::validation("dissolve must be true or false")),
+    };
     let chat = app.chat.clone();
-    detached(async move { chat.leave_group(&me.user, id.0).await }).await?;
+    detached(async move {
+        if dissolve {
+            chat.dissolve_group(&me.user, id.0).await
+        } else {
+            chat.leave_group(&me.user, id.0).await
+        }
+    })
+    .await?;
     Ok(Envelope::ok(Left {
         chat_id: id.0.to_string(),
+        dissolved: dissolve,
     })
-    .message("Left the chat"))
+    .message(if dissolve {
+        "Chat dissolved"
+    } else {
+        "Left the chat"
+    }))
+}
+
+/// `GET /messages/:id/reads`: who of the chat's members has read the message, and when, and
+/// who it was delivered to.
+pub async fn reads(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Envelope<ReceiptsJson>> {
+    let id = Id::parse(&id, "message id")?;
+    let found = app.chat.receipts(&me.user, id.0).await?;
+    Ok(Envelope::ok(ReceiptsJson(found)))
+}
+
+/// `GET /messages/:id/edits`: the contents the message's edits replaced, oldest first (none
+/// for a deleted message).
+pub async fn edits(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Envelope<Edits>> {
+    let id = Id::parse(&id, "message id")?;
+    let found = app.chat.edit_history(&me.user, id.0).await?;
+    Ok(Envelope::ok(Edits::new(id.0, found)))
+}
+
+/// `GET /sessions/:id/online`: the chat's members online now.
+pub async fn online(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Envelope<OnlineUsers>> {
+    let id = Id::parse(&id, "chat id")?;
+    let users = app.chat.online_in(&me.user, id.0).await?;
+    Ok(Envelope::ok(OnlineUsers::new(id.0, &users)))
 }
 
 /// `POST /sessions/:id/participants`: `{ userIds }` join the group (admins only).
@@ -167,6 +234,7 @@ pub async fn remove_participant(
     detached(async move { chat.remove_member(&me.user, id.0, &target).await }).await?;
     Ok(Envelope::ok(Left {
         chat_id: id.0.to_string(),
+        dissolved: false,
     })
     .message("Participant removed"))
 }
@@ -228,7 +296,7 @@ pub struct HistoryQuery {
 }
 
 /// `GET /sessions/:id/messages`: newest page first (`page`, `limit`), each page oldest first;
-/// `before` and `after` are `seq` cursors.
+/// `before` and `after` are `seq` cursors. Deleted messages are tombstones in it.
 pub async fn history(
     State(app): State<AppState>,
     AuthUser(me): AuthUser,
@@ -237,12 +305,11 @@ pub async fn history(
 ) -> AppResult<Envelope<MessagePage>> {
     let id = Id::parse(&id, "chat id")?;
     let page = query.page.resolve(DEFAULT_MESSAGES)?;
-    let before = seq_cursor(query.before.as_deref(), "before")?;
-    let after = seq_cursor(query.after.as_deref(), "after")?;
-    let found = app
-        .chat
-        .history(&me.user, id.0, page, before, after)
-        .await?;
+    let cursor = Cursor {
+        before: seq_cursor(query.before.as_deref(), "before")?,
+        after: seq_cursor(query.after.as_deref(), "after")?,
+    };
+    let found = app.chat.history(&me.user, id.0, page, cursor, true).await?;
     Ok(Envelope::ok(MessagePage::new(found, page.limit)))
 }
 
@@ -259,7 +326,7 @@ pub async fn send(
     if let Some(key) = idempotency_key(&headers)? {
         body.client_msg_id = Some(key);
     }
-    let input = send_input(id.0, body, None);
+    let input = send_input(id.0, body, None)?;
     let chat = app.chat.clone();
     let sent = detached(async move { chat.send_message(&me.user, input).await }).await?;
     let status = if sent.created {

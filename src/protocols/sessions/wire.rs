@@ -5,8 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{Id, UserId};
+use crate::service::edits::EditView;
 use crate::service::views::{
-    ConversationView, MessageView, Page, PresenceView, ReadReceipt, UserView,
+    ConversationView, MessageView, Page, PresenceView, ReadReceipt, ReceiptsView, UserView,
 };
 use crate::time::serde_rfc3339;
 
@@ -50,6 +51,11 @@ pub struct Message<'a> {
     #[serde(rename = "type")]
     kind: String,
     attachment_url: Option<&'a str>,
+    attachment_name: Option<&'a str>,
+    attachment_mime_type: Option<&'a str>,
+    attachment_size: Option<i64>,
+    /// Seconds.
+    attachment_duration: Option<f64>,
     reply_to_id: Option<String>,
     seq: i64,
     client_msg_id: Option<&'a str>,
@@ -75,6 +81,12 @@ impl<'a> From<&'a MessageView> for Message<'a> {
             content: &m.content,
             kind: m.kind.to_uppercase(),
             attachment_url: m.attachment_url.as_deref(),
+            attachment_name: m.attachment.name.as_deref(),
+            attachment_mime_type: m.attachment.mime.as_deref(),
+            attachment_size: m.attachment.size,
+            // Milliseconds to seconds: exact for any duration a client may state.
+            #[allow(clippy::cast_precision_loss)]
+            attachment_duration: m.attachment.duration_ms.map(|ms| ms as f64 / 1000.0),
             reply_to_id: m.reply_to.map(id),
             seq: m.seq,
             client_msg_id: m.client_msg_id.as_deref(),
@@ -261,13 +273,22 @@ pub struct ChatPayload {
 pub struct SendPayload {
     /// The chat (socket only; REST takes it from the path).
     pub chat_id: Option<Id>,
-    /// The text.
-    pub content: String,
-    /// `TEXT` (the only type built so far; any case).
+    /// The text (an image, file or voice message may have none).
+    pub content: Option<String>,
+    /// `TEXT` (the default), `IMAGE`, `FILE` or `VOICE`, in any case.
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    /// An http(s) URL.
+    /// An http(s) URL (required for `IMAGE`, `FILE` and `VOICE`).
     pub attachment_url: Option<String>,
+    /// The attachment's file name.
+    pub attachment_name: Option<String>,
+    /// The attachment's MIME type.
+    #[serde(alias = "attachmentMime")]
+    pub attachment_mime_type: Option<String>,
+    /// The attachment's size in bytes.
+    pub attachment_size: Option<i64>,
+    /// A voice message's length in seconds.
+    pub attachment_duration: Option<f64>,
     /// The client's temporary id, echoed in `message_sent`; repeating it repeats nothing.
     pub temp_id: Option<String>,
     /// The client's id for this send; repeating it repeats nothing.
@@ -403,7 +424,7 @@ pub struct UserInChat<'a> {
     pub user_id: &'a str,
 }
 
-/// `user_online`, `user_offline`.
+/// `user_online`, `user_offline`, `presence_update`, and each user of `online_users`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Presence<'a> {
@@ -417,10 +438,138 @@ impl<'a> From<&'a PresenceView> for Presence<'a> {
     fn from(p: &'a PresenceView) -> Self {
         Self {
             user_id: p.user.key(),
-            status: if p.online { "online" } else { "offline" },
+            status: p.status,
             last_seen: p.last_seen,
         }
     }
+}
+
+/// `online_users`, and the answer of `get_online_users` and `GET /sessions/:id/online`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnlineUsers {
+    chat_id: String,
+    users: Vec<OnlineUser>,
+}
+
+/// One user of [`OnlineUsers`]: `{ userId, status, lastSeen }`, as in `presence_update`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OnlineUser {
+    user_id: String,
+    status: &'static str,
+    #[serde(serialize_with = "serde_rfc3339::option")]
+    last_seen: Option<Time>,
+}
+
+impl OnlineUsers {
+    /// Chat `chat_id`'s members online now.
+    pub fn new(chat_id: i64, users: &[PresenceView]) -> Self {
+        Self {
+            chat_id: id(chat_id),
+            users: users
+                .iter()
+                .map(|p| OnlineUser {
+                    user_id: p.user.key().to_owned(),
+                    status: p.status,
+                    last_seen: p.last_seen,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `presence_update`, `user_online` and `user_offline` from a client: `{ status? }`.
+#[derive(Debug, Default, Deserialize)]
+pub struct StatusPayload {
+    /// `online`, `away`, `busy` or `offline` (invisible), in any case.
+    pub status: Option<String>,
+}
+
+/// The answer of a status change: the status the caller chose.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusSet {
+    /// The caller.
+    pub user_id: String,
+    /// What they chose.
+    pub status: &'static str,
+}
+
+/// `authenticate`: `{ token }`.
+#[derive(Debug, Deserialize)]
+pub struct TokenPayload {
+    /// A JWT.
+    pub token: String,
+}
+
+/// The answer of `authenticate`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authenticated<'a> {
+    /// Who the socket is now.
+    pub user_id: &'a str,
+}
+
+/// A reader in [`Receipts`].
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadBy<'a> {
+    user_id: &'a str,
+    #[serde(serialize_with = "serde_rfc3339::option")]
+    read_at: Option<Time>,
+}
+
+/// The answer of `GET /messages/:id/reads`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipts<'a> {
+    message_id: String,
+    chat_id: String,
+    seq: i64,
+    read_by: Vec<ReadBy<'a>>,
+    delivered_to: Vec<&'a str>,
+}
+
+impl<'a> From<&'a ReceiptsView> for Receipts<'a> {
+    fn from(r: &'a ReceiptsView) -> Self {
+        Self {
+            message_id: id(r.message_id),
+            chat_id: id(r.conversation_id),
+            seq: r.seq,
+            read_by: r
+                .read_by
+                .iter()
+                .map(|reader| ReadBy {
+                    user_id: reader.user.key(),
+                    read_at: reader.at,
+                })
+                .collect(),
+            delivered_to: r.delivered_to.iter().map(UserId::key).collect(),
+        }
+    }
+}
+
+/// Receipts as an owned answer.
+#[derive(Debug)]
+pub struct ReceiptsJson(pub ReceiptsView);
+
+impl Serialize for ReceiptsJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Receipts::from(&self.0).serialize(s)
+    }
+}
+
+/// `chat_left` to every member of a dissolved group: `{ chatId, dissolved: true, by }`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dissolved<'a> {
+    /// The group.
+    pub chat_id: String,
+    /// Always `true`.
+    pub dissolved: bool,
+    /// The admin who dissolved it.
+    pub by: &'a str,
 }
 
 /// `chat_created`: the new chat's id, type and members.
@@ -491,4 +640,39 @@ pub struct EditPayload {
 pub struct MessagePayload {
     /// The message.
     pub message_id: Id,
+}
+
+/// One entry of [`Edits`].
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Edit {
+    previous_content: String,
+    edited_by: String,
+    #[serde(serialize_with = "serde_rfc3339::serialize")]
+    edited_at: Time,
+}
+
+/// The answer of `GET /messages/:id/edits`: `{ messageId, edits: [...] }`, oldest first.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Edits {
+    message_id: String,
+    edits: Vec<Edit>,
+}
+
+impl Edits {
+    /// The edits of message `message_id`.
+    pub fn new(message_id: i64, edits: Vec<EditView>) -> Self {
+        Self {
+            message_id: id(message_id),
+            edits: edits
+                .into_iter()
+                .map(|e| Edit {
+                    previous_content: e.previous_content,
+                    edited_by: e.editor.key().to_owned(),
+                    edited_at: e.edited_at,
+                })
+                .collect(),
+        }
+    }
 }

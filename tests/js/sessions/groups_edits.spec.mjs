@@ -154,8 +154,18 @@ test('edits within the window are kept and heard; deletes by sender and moderato
   assert.equal((await gone).messageId, adaMsg.id);
   const own = await v1('DELETE', `/messages/${sent.id}`, { token: bob.token });
   assertRestOk(own, 200, 'DELETE /messages/:id');
+  // Deleted messages stay in the history as tombstones: their seq, no content, deletedAt set.
   const { messages } = await history(cy, group.id);
-  assert.deepEqual(messages, [], 'deleted messages leave the history');
+  assert.deepEqual(messages.map((m) => m.seq), [1, 2], 'no gap in seq');
+  for (const m of messages) {
+    assert.equal(m.isDeleted, true, JSON.stringify(m));
+    assert.equal(typeof m.deletedAt, 'string');
+    assert.equal(m.content, '', 'the content is erased');
+    assert.equal(m.attachmentUrl, null);
+  }
+  // Their edit history went with them.
+  const edits = await v1('GET', `/messages/${sent.id}/edits`, { token: bob.token });
+  assert.deepEqual(assertRestOk(edits, 200, 'GET /messages/:id/edits').edits, []);
 });
 
 /** The server's EDIT_WINDOW_SECS (the harness shortens it for this suite). */
