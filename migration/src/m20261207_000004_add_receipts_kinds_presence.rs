@@ -93,6 +93,11 @@ impl MigrationTrait for Migration {
         ] {
             manager.alter_table(alter).await?;
         }
+        // What was read was delivered.
+        manager
+            .get_connection()
+            .execute_unprepared("UPDATE participants SET last_delivered_seq = last_read_seq")
+            .await?;
         manager
             .create_table(
                 Table::create()

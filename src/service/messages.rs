@@ -124,7 +124,7 @@ impl Chat {
         }
         let found = self.page_of(query, page).await?;
         if let Some(last) = found.items.iter().map(|m| m.seq).max() {
-            self.delivered_by_fetch(user, conversation_id, last).await?;
+            self.delivered_by_fetch(user, conversation_id, last).await;
         }
         Ok(found)
     }
@@ -165,7 +165,7 @@ impl Chat {
         rows.reverse();
         if let Some(last) = rows.last() {
             self.delivered_by_fetch(user, conversation_id, last.seq)
-                .await?;
+                .await;
         }
         let items = self.message_views(rows).await?;
         Ok(page.wrap(items, total))
@@ -678,6 +678,10 @@ pub(crate) async fn soft_delete(
         .col_expr(message::Column::DeletedAt, Expr::value(now))
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .col_expr(message::Column::Content, Expr::value(""))
+        .col_expr(
+            message::Column::EditedAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
         .col_expr(message::Column::AttachmentUrl, Expr::value(none.clone()))
         .col_expr(message::Column::AttachmentName, Expr::value(none.clone()))
         .col_expr(message::Column::AttachmentMime, Expr::value(none))

@@ -51,6 +51,9 @@ impl Presence {
     }
 }
 
+/// The stored status of a user shown to others as offline.
+pub(crate) const INVISIBLE: &str = "invisible";
+
 /// A presence status a user may choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -84,7 +87,7 @@ impl Status {
             Self::Online => None,
             Self::Away => Some("away"),
             Self::Busy => Some("busy"),
-            Self::Invisible => Some("invisible"),
+            Self::Invisible => Some(INVISIBLE),
         }
     }
 
@@ -92,7 +95,7 @@ impl Status {
         match stored {
             Some("away") => Self::Away,
             Some("busy") => Self::Busy,
-            Some("invisible") => Self::Invisible,
+            Some(INVISIBLE) => Self::Invisible,
             _ => Self::Online,
         }
     }

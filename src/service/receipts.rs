@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use entity::{message, participant, read_mark};
+use entity::{message, participant, read_mark, user};
+
+use crate::service::presence::INVISIBLE;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
@@ -62,8 +64,11 @@ impl Deliveries {
             if told.is_empty() {
                 continue;
             }
-            if let Err(e) = flush(&db, &presence, told).await {
-                tracing::debug!(error = %e, "delivered positions not written");
+            if let Err(e) = flush(&db, &presence, told.clone()).await {
+                tracing::debug!(error = %e, "delivered positions not written; kept for the next flush");
+                for (conversation_id, seq) in told {
+                    self.note(conversation_id, seq);
+                }
             }
         }
     }
@@ -78,12 +83,25 @@ async fn flush(
 ) -> Result<(), DbErr> {
     let mut moves: Vec<(i64, i64, Vec<String>)> = Vec::with_capacity(told.len());
     for (conversation_id, seq) in told {
+        // Only members whose presence others may see: a socket of someone who has not taken
+        // part, or who chose to be invisible, must not show through their receipts.
+        let to_user: sea_orm::RelationDef = participant::Entity::belongs_to(user::Entity)
+            .from(participant::Column::UserId)
+            .to(user::Column::Id)
+            .into();
         let behind: Vec<String> = participant::Entity::find()
             .select_only()
             .column(participant::Column::UserId)
+            .join(sea_orm::JoinType::InnerJoin, to_user)
             .filter(participant::Column::ConversationId.eq(conversation_id))
             .filter(participant::Column::LeftAt.is_null())
+            .filter(participant::Column::AcceptedAt.is_not_null())
             .filter(participant::Column::LastDeliveredSeq.lt(seq))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(user::Column::PresenceStatus.is_null())
+                    .add(user::Column::PresenceStatus.ne(INVISIBLE)),
+            )
             .into_tuple()
             .all(db)
             .await?;
@@ -132,13 +150,9 @@ impl EventSink for Noting {
 
 impl Chat {
     /// Moves `user`'s delivered position in the conversation to `seq` (they fetched up to it).
-    pub(crate) async fn delivered_by_fetch(
-        &self,
-        user: &UserId,
-        conversation_id: i64,
-        seq: i64,
-    ) -> AppResult<()> {
-        participant::Entity::update_many()
+    /// Advisory: a failure is logged, and the fetch is answered all the same.
+    pub(crate) async fn delivered_by_fetch(&self, user: &UserId, conversation_id: i64, seq: i64) {
+        let moved = participant::Entity::update_many()
             .col_expr(participant::Column::LastDeliveredSeq, Expr::value(seq))
             .col_expr(
                 participant::Column::LastDeliveredAt,
@@ -148,8 +162,10 @@ impl Chat {
             .filter(participant::Column::UserId.eq(user.key()))
             .filter(participant::Column::LastDeliveredSeq.lt(seq))
             .exec(&self.db)
-            .await?;
-        Ok(())
+            .await;
+        if let Err(e) = moved {
+            tracing::debug!(error = %e, "delivered position not moved on fetch");
+        }
     }
 
     /// Who of the conversation's current members, other than its sender, has read message

@@ -546,6 +546,10 @@ fn await_token(socket: &SocketRef, door: &Door, protocol: Spoken, event: &'stati
     let timeout = door.app.config.socket_auth_timeout();
     tokio::spawn(async move {
         tokio::time::sleep(timeout).await;
+        // A token being checked at the deadline gets its answer; a refused one ends the wait.
+        while waiting.claimed.load(Ordering::SeqCst) && !waiting.done.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         if !waiting.done.load(Ordering::SeqCst) {
             tracing::debug!(%sid, "no token within {timeout:?}: disconnecting");
             broadcaster.disconnect(sid);
@@ -598,6 +602,12 @@ async fn login(
         let answer = Authenticated::of(&identity);
         let ctx = attach(socket, &waiting.door, identity, waiting.protocol.clone()).await?;
         waiting.done.store(true, Ordering::SeqCst);
+        // A socket that went while it was being attached missed its disconnect handler: it is
+        // not counted, and its expiry is not watched.
+        if !socket.connected() {
+            waiting.door.expiries.forget(ctx.expires_at(), socket.id);
+            return Err(AppError::Unavailable("the socket disconnected".to_owned()));
+        }
         go_live(socket, &ctx).await;
         Ok(answer)
     }

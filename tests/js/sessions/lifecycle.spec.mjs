@@ -118,6 +118,9 @@ test('read receipts from two readers in a group, delivery on fetch and on a sock
   const group = await createGroup(ada, [bob, cy, dee]);
   const adaSocket = await connect(t, ada.token);
   const bobSocket = await connect(t, bob.token);
+  await connect(t, cy.token); // connected, silent
+  // Bob takes part (so his presence, and with it a delivery to his socket, may be seen).
+  assertAckOk(await emitAck(bobSocket, 'send_message', { chatId: group.id, content: 'hi all' }));
 
   const sent = assertAckOk(await emitAck(adaSocket, 'send_message', { chatId: group.id, content: 'read me' }));
   // Bob has a socket: it reaches him there.
@@ -125,6 +128,8 @@ test('read receipts from two readers in a group, delivery on fetch and on a sock
   let receipt = await reads(ada, sent.id);
   assert.deepEqual(receipt.readBy, [], 'nobody read it yet');
   assert.ok(!receipt.deliveredTo.includes(String(dee.id)), 'dee has neither a socket nor fetched');
+  // Cy is connected but has not taken part: his socket does not show through the receipts.
+  assert.ok(!receipt.deliveredTo.includes(String(cy.id)), 'a silent member is not seen online');
 
   // Dee fetches the history: delivered, not read.
   await history(dee, group.id);
