@@ -46,7 +46,7 @@ impl EventSink for Recorder {
                 "{} {} online={} partners={}{}",
                 presence.user,
                 presence.status,
-                presence.online,
+                presence.online(),
                 partners.len(),
                 if *came_or_went { "" } else { " (status)" }
             ),

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
+use crate::service::receipts::advance_delivered;
 use crate::service::store::{ConvRef, Member, current_last_seq, find_direct};
 use crate::service::views::{
     ConversationView, MemberView, Page, PageRequest, ReadReceipt, UnreadView,
@@ -401,14 +402,8 @@ async fn read_all(
         .rows_affected
         > 0;
     // What is read was delivered.
-    participant::Entity::update_many()
-        .col_expr(participant::Column::LastDeliveredSeq, Expr::value(last_seq))
-        .col_expr(participant::Column::LastDeliveredAt, Expr::value(now))
-        .filter(participant::Column::ConversationId.eq(conv.id))
-        .filter(participant::Column::UserId.eq(user.key()))
-        .filter(participant::Column::LastDeliveredSeq.lt(last_seq))
-        .exec(txn)
-        .await?;
+    let reader = vec![user.key().to_owned()];
+    advance_delivered(txn, conv.id, reader, last_seq, now).await?;
     if moved {
         read_mark::Entity::insert(read_mark::ActiveModel {
             conversation_id: Set(conv.id),

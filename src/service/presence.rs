@@ -8,7 +8,10 @@ use std::sync::Mutex;
 
 use entity::{participant, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter,
+    QuerySelect, RelationDef,
+};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
@@ -52,7 +55,7 @@ impl Presence {
 }
 
 /// The stored status of a user shown to others as offline.
-pub(crate) const INVISIBLE: &str = "invisible";
+const INVISIBLE: &str = "invisible";
 
 /// A presence status a user may choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +115,46 @@ impl Status {
             other => other.as_str(),
         }
     }
+}
+
+/// The members of a conversation others see online now, with their status: connected to this
+/// node, taking part in it (see `participants.accepted_at`), and not invisible.
+pub(crate) async fn shown_online<C: ConnectionTrait>(
+    conn: &C,
+    presence: &Presence,
+    conversation_id: i64,
+) -> Result<Vec<(UserId, Status)>, DbErr> {
+    let to_user: RelationDef = participant::Entity::belongs_to(user::Entity)
+        .from(participant::Column::UserId)
+        .to(user::Column::Id)
+        .into();
+    let rows: Vec<(String, bool, Option<String>)> = participant::Entity::find()
+        .select_only()
+        .column(participant::Column::UserId)
+        .column(user::Column::IdIsNumber)
+        .column(user::Column::PresenceStatus)
+        .join(JoinType::InnerJoin, to_user)
+        .filter(participant::Column::ConversationId.eq(conversation_id))
+        .filter(participant::Column::LeftAt.is_null())
+        .filter(participant::Column::AcceptedAt.is_not_null())
+        .filter(
+            Condition::any()
+                .add(user::Column::PresenceStatus.is_null())
+                .add(user::Column::PresenceStatus.ne(INVISIBLE)),
+        )
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(key, _, _)| presence.is_connected(key))
+        .map(|(key, numeric, stored)| {
+            (
+                UserId::from_stored(key, numeric),
+                Status::from_stored(stored.as_deref()),
+            )
+        })
+        .collect())
 }
 
 impl Chat {
@@ -178,34 +221,13 @@ impl Chat {
         conversation_id: i64,
     ) -> AppResult<Vec<PresenceView>> {
         self.require_participant(user, conversation_id).await?;
-        let to_user: RelationDef = participant::Entity::belongs_to(user::Entity)
-            .from(participant::Column::UserId)
-            .to(user::Column::Id)
-            .into();
-        let rows: Vec<(String, bool, Option<String>)> = participant::Entity::find()
-            .select_only()
-            .column(participant::Column::UserId)
-            .column(user::Column::IdIsNumber)
-            .column(user::Column::PresenceStatus)
-            .join(JoinType::InnerJoin, to_user)
-            .filter(participant::Column::ConversationId.eq(conversation_id))
-            .filter(participant::Column::LeftAt.is_null())
-            .filter(participant::Column::AcceptedAt.is_not_null())
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let mut online: Vec<PresenceView> = rows
+        let mut online: Vec<PresenceView> = shown_online(&self.db, &self.presence, conversation_id)
+            .await?
             .into_iter()
-            .filter(|(key, _, _)| self.presence.is_connected(key))
-            .map(|(key, numeric, stored)| (UserId::from_stored(key, numeric), stored))
-            .filter_map(|(id, stored)| {
-                let status = Status::from_stored(stored.as_deref());
-                (status != Status::Invisible).then(|| PresenceView {
-                    user: id,
-                    online: true,
-                    status: status.shown(),
-                    last_seen: None,
-                })
+            .map(|(user, status)| PresenceView {
+                user,
+                status: status.shown(),
+                last_seen: None,
             })
             .collect();
         online.sort_by(|a, b| a.user.key().cmp(b.user.key()));
@@ -232,7 +254,6 @@ impl Chat {
         let partners = self.partners_of(user).await?;
         let view = PresenceView {
             user: user.clone(),
-            online: shown != "offline",
             status: shown,
             last_seen,
         };

@@ -13,17 +13,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use entity::{message, participant, read_mark, user};
-
-use crate::service::presence::INVISIBLE;
+use entity::{message, participant, read_mark};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 
 use crate::error::AppResult;
 use crate::ids::UserId;
-use crate::service::presence::Presence;
+use crate::service::presence::{Presence, shown_online};
 use crate::service::views::{Reader, ReceiptsView};
 use crate::service::{Chat, ChatEvent, EventSink, users};
 
@@ -83,34 +82,15 @@ async fn flush(
 ) -> Result<(), DbErr> {
     let mut moves: Vec<(i64, i64, Vec<String>)> = Vec::with_capacity(told.len());
     for (conversation_id, seq) in told {
-        // Only members whose presence others may see: a socket of someone who has not taken
-        // part, or who chose to be invisible, must not show through their receipts.
-        let to_user: sea_orm::RelationDef = participant::Entity::belongs_to(user::Entity)
-            .from(participant::Column::UserId)
-            .to(user::Column::Id)
-            .into();
-        let behind: Vec<String> = participant::Entity::find()
-            .select_only()
-            .column(participant::Column::UserId)
-            .join(sea_orm::JoinType::InnerJoin, to_user)
-            .filter(participant::Column::ConversationId.eq(conversation_id))
-            .filter(participant::Column::LeftAt.is_null())
-            .filter(participant::Column::AcceptedAt.is_not_null())
-            .filter(participant::Column::LastDeliveredSeq.lt(seq))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(user::Column::PresenceStatus.is_null())
-                    .add(user::Column::PresenceStatus.ne(INVISIBLE)),
-            )
-            .into_tuple()
-            .all(db)
-            .await?;
-        let online: Vec<String> = behind
+        // Only members others may see online: a socket of someone who has not taken part, or
+        // who chose to be invisible, must not show through their receipts.
+        let shown: Vec<String> = shown_online(db, presence, conversation_id)
+            .await?
             .into_iter()
-            .filter(|k| presence.is_connected(k))
+            .map(|(user, _)| user.key().to_owned())
             .collect();
-        if !online.is_empty() {
-            moves.push((conversation_id, seq, online));
+        if !shown.is_empty() {
+            moves.push((conversation_id, seq, shown));
         }
     }
     if moves.is_empty() {
@@ -120,16 +100,28 @@ async fn flush(
     let now = crate::time::now();
     let txn = crate::service::begin_write(db).await?;
     for (conversation_id, seq, users) in moves {
-        participant::Entity::update_many()
-            .col_expr(participant::Column::LastDeliveredSeq, Expr::value(seq))
-            .col_expr(participant::Column::LastDeliveredAt, Expr::value(now))
-            .filter(participant::Column::ConversationId.eq(conversation_id))
-            .filter(participant::Column::UserId.is_in(users))
-            .filter(participant::Column::LastDeliveredSeq.lt(seq))
-            .exec(&txn)
-            .await?;
+        advance_delivered(&txn, conversation_id, users, seq, now).await?;
     }
     txn.commit().await
+}
+
+/// Moves the delivered position of `users` in the conversation to `seq`, where it is behind.
+pub(crate) async fn advance_delivered<C: ConnectionTrait>(
+    conn: &C,
+    conversation_id: i64,
+    users: Vec<String>,
+    seq: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    participant::Entity::update_many()
+        .col_expr(participant::Column::LastDeliveredSeq, Expr::value(seq))
+        .col_expr(participant::Column::LastDeliveredAt, Expr::value(now))
+        .filter(participant::Column::ConversationId.eq(conversation_id))
+        .filter(participant::Column::UserId.is_in(users))
+        .filter(participant::Column::LastDeliveredSeq.lt(seq))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// The service's sink, noting each message told for [`Deliveries`] before handing it on.
@@ -152,18 +144,9 @@ impl Chat {
     /// Moves `user`'s delivered position in the conversation to `seq` (they fetched up to it).
     /// Advisory: a failure is logged, and the fetch is answered all the same.
     pub(crate) async fn delivered_by_fetch(&self, user: &UserId, conversation_id: i64, seq: i64) {
-        let moved = participant::Entity::update_many()
-            .col_expr(participant::Column::LastDeliveredSeq, Expr::value(seq))
-            .col_expr(
-                participant::Column::LastDeliveredAt,
-                Expr::value(crate::time::now()),
-            )
-            .filter(participant::Column::ConversationId.eq(conversation_id))
-            .filter(participant::Column::UserId.eq(user.key()))
-            .filter(participant::Column::LastDeliveredSeq.lt(seq))
-            .exec(&self.db)
-            .await;
-        if let Err(e) = moved {
+        let keys = vec![user.key().to_owned()];
+        let now = crate::time::now();
+        if let Err(e) = advance_delivered(&self.db, conversation_id, keys, seq, now).await {
             tracing::debug!(error = %e, "delivered position not moved on fetch");
         }
     }

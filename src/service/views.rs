@@ -254,12 +254,17 @@ pub struct UnreadView {
 pub struct PresenceView {
     /// The user.
     pub user: UserId,
-    /// Online now, as others see it.
-    pub online: bool,
     /// What others see: `online`, `away`, `busy` or `offline`.
     pub status: &'static str,
     /// When their last socket disconnected.
     pub last_seen: Option<DateTime<Utc>>,
+}
+
+impl PresenceView {
+    /// Whether others see the user online (in any status but `offline`).
+    pub fn online(&self) -> bool {
+        self.status != "offline"
+    }
 }
 
 /// One reader of a message.

@@ -565,10 +565,7 @@ struct Login {
 
 impl MessageHandler<socketioxide::adapter::LocalAdapter, ()> for Login {
     fn call(&self, s: Arc<Socket>, mut v: Value, ack_id: Option<i64>) {
-        let Ok(TryData(data)) =
-            TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id);
-        let payload = data.map_err(|e| e.to_string());
-        let reply = Reply::new(self.event.into(), &s, &mut v, ack_id);
+        let (payload, reply) = incoming(self.event, &s, &mut v, ack_id);
         let waiting = self.waiting.clone();
         let socket = SocketRef::from(s);
         tokio::spawn(async move {
@@ -701,10 +698,7 @@ where
     T: Serialize + Send + 'static,
 {
     fn call(&self, s: Arc<Socket>, mut v: Value, ack_id: Option<i64>) {
-        let Ok(TryData(data)) =
-            TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id);
-        let payload = data.map_err(|e| e.to_string());
-        let reply = Reply::new(self.event.into(), &s, &mut v, ack_id);
+        let (payload, reply) = incoming(self.event, &s, &mut v, ack_id);
         let Some(ticket) = self.ctx.intake.admit() else {
             reply.send::<()>(Err(AppError::Unavailable(
                 "the server is shutting down".to_owned(),
@@ -724,6 +718,18 @@ where
             ));
         }
     }
+}
+
+/// A client event's payload, and how to answer it.
+fn incoming(
+    event: &'static str,
+    s: &Arc<Socket>,
+    v: &mut Value,
+    ack_id: Option<i64>,
+) -> (Payload, Reply) {
+    let Ok(TryData(data)) = TryData::<serde_json::Value>::from_message_parts(s, v, &ack_id);
+    let payload = data.map_err(|e| e.to_string());
+    (payload, Reply::new(event.into(), s, v, ack_id))
 }
 
 /// Answers one client event: an acknowledgement when the client asked for one, else (for

@@ -390,8 +390,8 @@ impl<'a> From<&'a PresenceView> for OnlineStatus<'a> {
     fn from(p: &'a PresenceView) -> Self {
         Self {
             user_id: &p.user,
-            is_online: p.online,
-            status: if p.online { "online" } else { "offline" },
+            is_online: p.online(),
+            status: if p.online() { "online" } else { "offline" },
             last_seen: p.last_seen,
         }
     }

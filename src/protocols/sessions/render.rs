@@ -125,7 +125,7 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
             let rooms: Vec<String> = partners.iter().map(user_room).collect();
             let payload = Presence::from(presence);
             if came_or_went {
-                let event = if presence.online {
+                let event = if presence.online() {
                     USER_ONLINE
                 } else {
                     USER_OFFLINE
