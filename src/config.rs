@@ -142,7 +142,8 @@ pub struct Config {
     pub socket_auth_timeout_ms: u64,
 
     /// The vocabularies the server speaks, comma-separated: `conversations` (the `/api/chat`
-    /// backends), `sessions` (the `/api/v1/chat` backend). With several, a socket speaks the first unless its handshake names another
+    /// backends), `sessions` (the `/api/v1/chat` backend), `chats` (the `/api/chats` backend).
+    /// With several, a socket speaks the first unless its handshake names another
     /// (`auth.protocol` or `?protocol=`).
     #[arg(
         long,
@@ -151,6 +152,12 @@ pub struct Config {
         global = true
     )]
     pub protocols: String,
+
+    /// Chat requests: `on` (a direct chat opened by one user is a request the other accepts or
+    /// rejects) or `off` (it is open for both at once). Unset: `on` when `PROTOCOLS` includes
+    /// `chats`, `off` otherwise.
+    #[arg(long, env = "DIRECT_REQUESTS", value_parser = ["on", "off"], global = true)]
+    pub direct_requests: Option<String>,
 
     /// Origins allowed by CORS, comma-separated, or `*` for any.
     #[arg(long, env = "CORS_ORIGINS", default_value = "*", global = true)]
@@ -251,6 +258,15 @@ impl Config {
         Ok(warnings)
     }
 
+    /// Whether direct chats start as requests: `DIRECT_REQUESTS`, else whether `PROTOCOLS`
+    /// includes `chats`.
+    pub fn direct_requests(&self) -> bool {
+        match self.direct_requests.as_deref() {
+            Some(setting) => setting == "on",
+            None => self.protocols.split(',').any(|p| p.trim() == "chats"),
+        }
+    }
+
     /// How long a typing indicator lives without a new `typing`.
     pub fn typing_timeout(&self) -> Duration {
         Duration::from_millis(self.typing_timeout_ms)
@@ -296,6 +312,7 @@ impl Config {
             edit_window_secs: 900,
             socket_auth_timeout_ms: 10_000,
             protocols: "conversations".to_owned(),
+            direct_requests: None,
             cors_origins: "*".to_owned(),
             shutdown_timeout_secs: 10,
             http_header_timeout_ms: 10_000,
@@ -332,6 +349,7 @@ impl std::fmt::Debug for Config {
             .field("edit_window_secs", &self.edit_window_secs)
             .field("socket_auth_timeout_ms", &self.socket_auth_timeout_ms)
             .field("protocols", &self.protocols)
+            .field("direct_requests", &self.direct_requests)
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("http_header_timeout_ms", &self.http_header_timeout_ms)

@@ -40,6 +40,9 @@ pub enum AppError {
     /// An edit after the message's edit window closed (`EDIT_WINDOW_SECS`).
     #[error("{0}")]
     EditWindowExpired(String),
+    /// One of two users blocks the other: no chat, message or typing between them.
+    #[error("{0}")]
+    Blocked(String),
     /// Too many requests.
     #[error("{0}")]
     RateLimited(String),
@@ -90,6 +93,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unprocessable(_) => "UNPROCESSABLE",
             Self::EditWindowExpired(_) => "EDIT_WINDOW_EXPIRED",
+            Self::Blocked(_) => "BLOCKED",
             Self::RateLimited(_) => "RATE_LIMITED",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
@@ -108,7 +112,7 @@ impl AppError {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::EditWindowExpired(_) => StatusCode::FORBIDDEN,
+            Self::EditWindowExpired(_) | Self::Blocked(_) => StatusCode::FORBIDDEN,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -54,6 +54,12 @@ impl UserId {
         }
     }
 
+    /// Reads a user id from the text of a URL path segment (a string, as
+    /// [`UserId::from_json`] reads one); `400 VALIDATION` if it is not one.
+    pub fn parse_path(text: &str) -> Result<Self, AppError> {
+        Self::from_json(&serde_json::Value::String(text.to_owned())).map_err(AppError::validation)
+    }
+
     /// The stored text form.
     pub fn key(&self) -> &str {
         &self.key

@@ -134,6 +134,7 @@ pub async fn run(
             typing_timeout: config.typing_timeout(),
             edit_window: (config.edit_window_secs > 0)
                 .then(|| std::time::Duration::from_secs(config.edit_window_secs)),
+            direct_requests: config.direct_requests(),
         },
         Arc::new(broadcaster.clone()),
     );

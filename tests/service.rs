@@ -27,8 +27,14 @@ impl EventSink for Recorder {
             ChatEvent::MessageCreated { message: m, .. } => {
                 format!("created {} #{}", m.content, m.seq)
             }
-            ChatEvent::ConversationStarted { members, .. } => {
-                format!("started with {}", members.len())
+            ChatEvent::ConversationStarted {
+                members, request, ..
+            } => {
+                if *request {
+                    format!("request to {}", members.len() - 1)
+                } else {
+                    format!("started with {}", members.len())
+                }
             }
             ChatEvent::MembersAdded { users, by, .. } => format!("{by} added {}", users.len()),
             ChatEvent::MemberLeft { user, by, .. } => match by {
@@ -53,8 +59,19 @@ impl EventSink for Recorder {
             ChatEvent::ConversationDissolved { members, by, .. } => {
                 format!("{by} dissolved, {} members", members.len())
             }
-            ChatEvent::Typing { user, typing, .. } => format!("{user} typing={typing}"),
+            ChatEvent::Typing {
+                user,
+                typing,
+                hidden_from,
+                ..
+            } => format!("{user} typing={typing} hidden from {hidden_from:?}"),
             ChatEvent::RoomPresence { user, joined, .. } => format!("{user} in room={joined}"),
+            ChatEvent::RequestAnswered {
+                by,
+                initiator,
+                accepted,
+                ..
+            } => format!("{by} answered {initiator}: accepted={accepted}"),
         };
         self.0.lock().unwrap().push(line);
     }
@@ -65,8 +82,20 @@ async fn chat() -> (Chat, Recorder) {
     chat_with(Some(std::time::Duration::from_secs(900))).await
 }
 
+/// [`chat`] with chat requests on.
+async fn chat_with_requests() -> (Chat, Recorder) {
+    service(Some(std::time::Duration::from_secs(900)), true).await
+}
+
 /// [`chat`] with the edit window `edit_window`.
 async fn chat_with(edit_window: Option<std::time::Duration>) -> (Chat, Recorder) {
+    service(edit_window, false).await
+}
+
+async fn service(
+    edit_window: Option<std::time::Duration>,
+    direct_requests: bool,
+) -> (Chat, Recorder) {
     let mut config = Config::with_defaults(None);
     config.database_url = "sqlite::memory:".to_owned();
     let db = parley::db::connect(&config).await.unwrap();
@@ -81,6 +110,7 @@ async fn chat_with(edit_window: Option<std::time::Duration>) -> (Chat, Recorder)
             public_profile: parley::service::users::PublicFields::default(),
             typing_timeout: std::time::Duration::from_secs(5),
             edit_window,
+            direct_requests,
         },
         Arc::new(events.clone()),
     );
@@ -607,4 +637,244 @@ async fn statuses_are_told_as_partners_see_them_and_a_dissolved_group_is_gone() 
     assert_eq!(err.code(), "FORBIDDEN");
     assert!(chat.conversation_ids(&c).await.unwrap().is_empty());
     assert_eq!(events.take(), ["1 dissolved, 3 members"]);
+}
+
+/// The ids of `user`'s conversations in `folder`.
+async fn folder(
+    chat: &Chat,
+    user: &UserId,
+    folder: parley::service::conversations::Folder,
+) -> Vec<i64> {
+    let page = parley::service::views::PageRequest { page: 1, limit: 50 };
+    let found = chat.list_folder(user, folder, page).await.unwrap();
+    found.items.iter().map(|c| c.id).collect()
+}
+
+/// How many messages the conversation holds, deleted ones included.
+async fn stored(chat: &Chat, user: &UserId, conversation_id: i64) -> u64 {
+    let page = parley::service::views::PageRequest {
+        page: 1,
+        limit: 100,
+    };
+    let cursor = parley::service::messages::Cursor::default();
+    chat.history(user, conversation_id, page, cursor, true)
+        .await
+        .unwrap()
+        .total
+}
+
+fn in_conversation(conversation_id: i64, content: &str) -> SendInput {
+    SendInput {
+        conversation_id: Some(conversation_id),
+        content: content.to_owned(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_request_is_the_recipients_to_answer_and_a_decline_stops_the_initiator() {
+    use parley::service::conversations::Folder::{Active, Archived, Requests};
+    use parley::service::views::RequestStatus;
+
+    let (chat, events) = chat_with_requests().await;
+    let (a, b) = (user(1), user(2));
+    let (opened, created) = chat.open_direct(&a, &b).await.unwrap();
+    assert!(created);
+    let id = opened.id;
+    assert_eq!(opened.request, RequestStatus::Pending);
+    assert_eq!(opened.opened_by.as_ref().map(UserId::key), Some("1"));
+    assert!(
+        !opened.standing.awaiting_answer,
+        "the initiator awaits nothing"
+    );
+    assert_eq!(events.take(), ["request to 1"]);
+    // Among the recipient's requests, not their chats; among the initiator's chats.
+    assert_eq!(folder(&chat, &b, Requests).await, [id]);
+    assert!(folder(&chat, &b, Active).await.is_empty());
+    assert_eq!(folder(&chat, &a, Active).await, [id]);
+    assert!(folder(&chat, &a, Requests).await.is_empty());
+    let seen = chat.conversation_view(&b, id).await.unwrap();
+    assert!(seen.standing.awaiting_answer);
+
+    // The initiator may write while it is pending; it is not unread for the recipient.
+    chat.send_message(&a, in_conversation(id, "hello?"))
+        .await
+        .unwrap();
+    assert_eq!(chat.unread_total(&b).await.unwrap(), 0);
+    let err = chat.accept_request(&a, id).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN", "{err}");
+
+    // Declined: gone from the recipient's lists, and the initiator may not write.
+    events.take();
+    let declined = chat.reject_request(&b, id).await.unwrap();
+    assert_eq!(declined.request, RequestStatus::Rejected);
+    assert_eq!(events.take(), ["2 answered 1: accepted=false"]);
+    for list in [Active, Requests, Archived] {
+        assert!(folder(&chat, &b, list).await.is_empty(), "{list:?}");
+    }
+    assert_eq!(folder(&chat, &a, Active).await, [id]);
+    let err = chat
+        .send_message(&a, in_conversation(id, "please"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN", "{err}");
+    assert_eq!(stored(&chat, &a, id).await, 1);
+    // Declining again answers the same and tells nobody.
+    chat.reject_request(&b, id).await.unwrap();
+    assert!(events.take().is_empty());
+
+    // The recipient changes their mind: open for both, the earlier message now unread.
+    let accepted = chat.accept_request(&b, id).await.unwrap();
+    assert_eq!(accepted.request, RequestStatus::Accepted);
+    assert_eq!(events.take(), ["2 answered 1: accepted=true"]);
+    assert_eq!(folder(&chat, &b, Active).await, [id]);
+    chat.send_message(&a, in_conversation(id, "thanks"))
+        .await
+        .unwrap();
+    assert_eq!(chat.unread_total(&b).await.unwrap(), 2);
+    let err = chat.reject_request(&b, id).await.unwrap_err();
+    assert_eq!(err.code(), "CONFLICT", "{err}");
+
+    // A reply accepts a request too.
+    let c = user(3);
+    let (second, _) = chat.open_direct(&c, &b).await.unwrap();
+    chat.send_message(&b, in_conversation(second.id, "hi c"))
+        .await
+        .unwrap();
+    let view = chat.conversation_view(&c, second.id).await.unwrap();
+    assert_eq!(view.request, RequestStatus::Accepted);
+}
+
+#[tokio::test]
+async fn blocks_hold_both_ways_and_leave_history_readable() {
+    use parley::service::Origin;
+
+    let (chat, events) = chat().await;
+    let (a, b, c) = (user(1), user(2), user(3));
+    let id = chat
+        .send_message(&a, to(2, "hi"))
+        .await
+        .unwrap()
+        .message
+        .conversation_id;
+    chat.send_message(&b, to(1, "hey")).await.unwrap();
+    assert_eq!(
+        chat.partners_of(&a).await.unwrap(),
+        std::slice::from_ref(&b)
+    );
+    let block = chat.block(&b, &a).await.unwrap();
+    assert!(block.since.is_some());
+    let again = chat.block(&b, &a).await.unwrap();
+    assert_eq!(again.since, block.since, "a repeat changes nothing");
+    let listed = chat.blocked_users(&b).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].user.id.key(), "1");
+    events.take();
+
+    // Neither may write to the other, by conversation or by receiver; nothing is stored.
+    for (from, input) in [
+        (&a, in_conversation(id, "still there?")),
+        (&b, in_conversation(id, "go away")),
+        (&a, to(2, "by receiver")),
+    ] {
+        let err = chat.send_message(from, input).await.unwrap_err();
+        assert_eq!(err.code(), "BLOCKED", "{err}");
+        assert_eq!(err.status(), 403);
+    }
+    assert_eq!(stored(&chat, &a, id).await, 2, "history stays readable");
+    assert!(chat.conversation_view(&a, id).await.unwrap().blocked);
+    assert!(
+        chat.partners_of(&a).await.unwrap().is_empty(),
+        "no presence either way"
+    );
+    assert!(chat.partners_of(&b).await.unwrap().is_empty());
+    let origin = Origin([1; 16]);
+    let err = chat.set_typing(&a, id, origin, true).await.unwrap_err();
+    assert_eq!(err.code(), "BLOCKED", "{err}");
+    assert!(events.take().is_empty(), "nothing told");
+
+    // No new chat with someone who blocks you: neither opened nor by a first message.
+    chat.block(&c, &a).await.unwrap();
+    let err = chat.open_direct(&a, &c).await.unwrap_err();
+    assert_eq!(err.code(), "BLOCKED", "{err}");
+    let err = chat.send_message(&a, to(3, "hello")).await.unwrap_err();
+    assert_eq!(err.code(), "BLOCKED", "{err}");
+    assert_eq!(chat.conversation_ids(&a).await.unwrap(), [id]);
+    chat.unblock(&c, &a).await.unwrap();
+
+    // In a group, only the blocker is spared the blocked user's typing.
+    let group = parley::service::groups::NewGroup {
+        name: "g".to_owned(),
+        description: None,
+        avatar_url: None,
+        members: vec![b.clone(), c.clone()],
+    };
+    let group = chat.create_group(&a, group).await.unwrap().id;
+    chat.send_message(&a, in_conversation(group, "all"))
+        .await
+        .unwrap();
+    events.take();
+    chat.set_typing(&a, group, origin, true).await.unwrap();
+    assert_eq!(events.take(), ["1 typing=true hidden from [\"2\"]"]);
+
+    // Unblocked, they write again.
+    chat.unblock(&b, &a).await.unwrap();
+    chat.send_message(&a, in_conversation(id, "friends?"))
+        .await
+        .unwrap();
+    assert!(!chat.conversation_view(&a, id).await.unwrap().blocked);
+    let err = chat.block(&a, &a).await.unwrap_err();
+    assert_eq!(err.code(), "UNPROCESSABLE", "{err}");
+}
+
+#[tokio::test]
+async fn an_archived_chat_comes_back_with_a_message_unless_muted() {
+    use parley::service::conversations::Folder::{Active, Archived};
+
+    let (chat, _) = chat().await;
+    let (a, b) = (user(1), user(2));
+    let id = chat
+        .send_message(&a, to(2, "one"))
+        .await
+        .unwrap()
+        .message
+        .conversation_id;
+    let view = chat.archive(&b, id, true).await.unwrap();
+    assert!(view.standing.archived);
+    assert_eq!(folder(&chat, &b, Archived).await, [id]);
+    assert!(folder(&chat, &b, Active).await.is_empty());
+    assert_eq!(
+        folder(&chat, &a, Active).await,
+        [id],
+        "archives are per member"
+    );
+    chat.send_message(&a, in_conversation(id, "two"))
+        .await
+        .unwrap();
+    assert_eq!(folder(&chat, &b, Active).await, [id]);
+    assert!(
+        !chat
+            .conversation_view(&b, id)
+            .await
+            .unwrap()
+            .standing
+            .archived
+    );
+
+    // Muted, it stays archived; unmuted, until the next message.
+    chat.archive(&b, id, true).await.unwrap();
+    let view = chat.mute(&b, id, true).await.unwrap();
+    assert!(view.standing.muted && view.standing.archived);
+    chat.send_message(&a, in_conversation(id, "three"))
+        .await
+        .unwrap();
+    assert_eq!(folder(&chat, &b, Archived).await, [id]);
+    let view = chat.mute(&b, id, false).await.unwrap();
+    assert!(!view.standing.muted && view.standing.archived);
+    chat.send_message(&a, in_conversation(id, "four"))
+        .await
+        .unwrap();
+    assert_eq!(folder(&chat, &b, Active).await, [id]);
+    let view = chat.archive(&b, id, false).await.unwrap();
+    assert!(!view.standing.archived);
 }

@@ -201,6 +201,7 @@ async fn seed_on(
             created_at: Set(now),
             updated_at: Set(now),
             dissolved_at: Set(None),
+            opened_by: Set(None),
         })
         .exec(&txn)
         .await?

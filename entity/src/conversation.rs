@@ -40,6 +40,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// When an admin dissolved the group: it has no members from then on.
     pub dissolved_at: Option<DateTimeUtc>,
+    /// Who opened the direct conversation (the initiator of its chat request) or created the
+    /// group; `None` for conversations stored before this was recorded.
+    pub opened_by: Option<String>,
 }
 
 /// No navigable relations are declared; queries join explicitly.

@@ -9,7 +9,9 @@
 //! - [`message`]: the messages, numbered by a gapless per-conversation `seq`.
 //! - [`message_edit`]: the content each edit of a message replaced.
 //! - [`read_mark`]: every move of a read position, for who read a message and when.
+//! - [`block`]: who blocks whom.
 
+pub mod block;
 pub mod conversation;
 pub mod message;
 pub mod message_edit;
@@ -19,6 +21,7 @@ pub mod user;
 
 /// Entities and their column enums, for `use entity::prelude::*`.
 pub mod prelude {
+    pub use crate::block::Entity as Block;
     pub use crate::conversation::Entity as Conversation;
     pub use crate::message::Entity as Message;
     pub use crate::message_edit::Entity as MessageEdit;

@@ -40,6 +40,14 @@ pub struct Model {
     /// conversation someone else opened is not accepted until the user writes in it; the user's
     /// presence is shown only in conversations they accepted.
     pub accepted_at: Option<DateTimeUtc>,
+    /// When the recipient of a chat request declined it (cleared when they accept it after
+    /// all); the initiator may not write while it is set.
+    pub rejected_at: Option<DateTimeUtc>,
+    /// When the member muted the conversation, if they did.
+    pub muted_at: Option<DateTimeUtc>,
+    /// The conversation's last `seq` when the member archived it: it is archived for them
+    /// while no later message came (or while they mute it). `None`: not archived.
+    pub archived_seq: Option<i64>,
 }
 
 /// No navigable relations are declared; queries join explicitly.
@@ -64,6 +72,9 @@ impl ActiveModel {
             archived_at: sea_orm::Set(None),
             left_at: sea_orm::Set(None),
             accepted_at: sea_orm::Set(accepted.then_some(now)),
+            rejected_at: sea_orm::Set(None),
+            muted_at: sea_orm::Set(None),
+            archived_seq: sea_orm::Set(None),
         }
     }
 }

@@ -13,6 +13,7 @@ mod m20261207_000001_add_participant_accepted_at;
 mod m20261207_000002_add_group_details;
 mod m20261207_000003_create_message_edits;
 mod m20261207_000004_add_receipts_kinds_presence;
+mod m20261208_000001_add_requests_blocks_mutes;
 
 /// The ordered list of parley's migrations.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_add_group_details::Migration),
             Box::new(m20261207_000003_create_message_edits::Migration),
             Box::new(m20261207_000004_add_receipts_kinds_presence::Migration),
+            Box::new(m20261208_000001_add_requests_blocks_mutes::Migration),
         ]
     }
 }

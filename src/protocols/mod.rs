@@ -11,6 +11,7 @@
 //! speaks the protocol its handshake names (`auth.protocol`, else `?protocol=`), else the first
 //! enabled, and joins only that protocol's rooms, so each room hears one vocabulary.
 
+pub mod chats;
 pub mod conversations;
 pub mod sessions;
 
@@ -34,11 +35,13 @@ pub enum Protocol {
     Conversations,
     /// Seed 001's `/api/v1/chat` backend: `join_chat`, `message_received`, string ids.
     Sessions,
+    /// Seed 004's `/api/chats` backend: chat requests, blocking, archives, `_id` fields.
+    Chats,
 }
 
 impl Protocol {
     /// Every protocol, in the order `PROTOCOLS` lists them by default.
-    pub const ALL: [Self; 2] = [Self::Conversations, Self::Sessions];
+    pub const ALL: [Self; 3] = [Self::Conversations, Self::Sessions, Self::Chats];
 
     /// The protocols a `PROTOCOLS` list names, in its order, each once.
     pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
@@ -69,6 +72,7 @@ impl Protocol {
         match self {
             Self::Conversations => conversations::rest::routes(),
             Self::Sessions => sessions::rest::routes(),
+            Self::Chats => chats::rest::routes(),
         }
     }
 
@@ -83,6 +87,7 @@ impl Vocabulary for Protocol {
         match self {
             Self::Conversations => "conversations",
             Self::Sessions => "sessions",
+            Self::Chats => "chats",
         }
     }
 
@@ -96,6 +101,10 @@ impl Vocabulary for Protocol {
                 conversations::connect(socket, ctx);
                 Box::pin(std::future::ready(Ok(())))
             }
+            Self::Chats => {
+                chats::connect(socket, ctx);
+                Box::pin(std::future::ready(Ok(())))
+            }
             Self::Sessions => Box::pin(sessions::connect(socket, ctx)),
         }
     }
@@ -106,14 +115,14 @@ impl Vocabulary for Protocol {
         ctx: &'a Arc<SocketCtx>,
     ) -> BoxFuture<'a, AppResult<()>> {
         match self {
-            Self::Conversations => Box::pin(std::future::ready(Ok(()))),
+            Self::Conversations | Self::Chats => Box::pin(std::future::ready(Ok(()))),
             Self::Sessions => Box::pin(sessions::connected(socket, ctx)),
         }
     }
 
     fn authenticate_event(&self) -> Option<&'static str> {
         match self {
-            Self::Conversations => None,
+            Self::Conversations | Self::Chats => None,
             Self::Sessions => Some(sessions::AUTHENTICATE),
         }
     }
@@ -122,6 +131,7 @@ impl Vocabulary for Protocol {
         match self {
             Self::Conversations => conversations::render::render(event, out),
             Self::Sessions => sessions::render::render(event, out),
+            Self::Chats => chats::render::render(event, out),
         }
     }
 }

@@ -10,12 +10,30 @@ use sea_orm::{
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
+use crate::service::archive::{ARCHIVED_BY_MEMBER, archived};
+use crate::service::blocks::{blocks_of, refuse_if_blocked};
 use crate::service::receipts::advance_delivered;
-use crate::service::store::{ConvRef, Member, current_last_seq, find_direct};
+use crate::service::requests::{DECLINED_BY_MEMBER, PENDING_TO_MEMBER, initiator, request_status};
+use crate::service::store::{
+    ConvRef, Member, current_last_seq, find_direct, membership, participant_of,
+};
 use crate::service::views::{
-    ConversationView, MemberView, Page, PageRequest, ReadReceipt, UnreadView,
+    ConversationView, MemberView, Page, PageRequest, ReadReceipt, RequestStatus, Standing,
+    UnreadView,
 };
 use crate::service::{Chat, ChatEvent, Origin, settle, users};
+
+/// One of a member's lists of conversations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Folder {
+    /// Their chats: neither a request waiting for their answer, nor one they declined, nor in
+    /// their archive.
+    Active,
+    /// Chat requests to them that they have not answered.
+    Requests,
+    /// Chats in their archive.
+    Archived,
+}
 
 impl Chat {
     /// The conversation, if `user` is a current participant of it: `NOT_FOUND` when it does not
@@ -97,7 +115,63 @@ impl Chat {
         Ok(page.wrap(items, total))
     }
 
-    /// `rows` as `user` sees them: with the users of direct conversations and unread counts.
+    /// One of `user`'s lists of conversations, most recent message first (see [`Folder`]).
+    pub async fn list_folder(
+        &self,
+        user: &UserId,
+        folder: Folder,
+        page: PageRequest,
+    ) -> AppResult<Page<ConversationView>> {
+        let pending = if self.limits.direct_requests {
+            PENDING_TO_MEMBER
+        } else {
+            "(1 = 0)"
+        };
+        let condition = match folder {
+            Folder::Active => {
+                format!("NOT {pending} AND NOT {DECLINED_BY_MEMBER} AND NOT {ARCHIVED_BY_MEMBER}")
+            }
+            Folder::Requests => pending.to_owned(),
+            Folder::Archived => {
+                format!("{ARCHIVED_BY_MEMBER} AND NOT {pending} AND NOT {DECLINED_BY_MEMBER}")
+            }
+        };
+        let from = format!(
+            "FROM conversations c JOIN participants p ON p.conversation_id = c.id \
+             WHERE p.user_id = $1 AND p.left_at IS NULL AND {condition}"
+        );
+        let backend = self.db.get_database_backend();
+        let total = self
+            .db
+            .query_one_raw(statement(
+                &self.db,
+                &format!("SELECT COUNT(*) AS n {from}"),
+                user,
+            ))
+            .await?
+            .map(|row| row.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        let sql = format!(
+            "SELECT c.* {from} ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC \
+             LIMIT {} OFFSET {}",
+            page.limit,
+            page.offset()
+        );
+        let rows = conversation::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [user.key().into()],
+            ))
+            .all(&self.db)
+            .await?;
+        let items = self.views(user, rows).await?;
+        Ok(page.wrap(items, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// `rows` as `user` sees them: with the users of direct conversations, unread counts, the
+    /// state of each chat request, the user's own archive and mute, and blocks.
     pub(crate) async fn views(
         &self,
         user: &UserId,
@@ -114,44 +188,78 @@ impl Chat {
             .await?;
         let keys: Vec<String> = rows
             .iter()
-            .flat_map(|c| [c.participant_1_id.clone(), c.participant_2_id.clone()])
+            .flat_map(|c| {
+                [
+                    c.participant_1_id.clone(),
+                    c.participant_2_id.clone(),
+                    c.opened_by.clone(),
+                ]
+            })
             .flatten()
             .chain(members.iter().map(|p| p.user_id.clone()))
             .collect();
         let users = self.load_users(&self.db, keys).await?;
+        let blocks = if rows.iter().any(|c| c.participant_1_id.is_some()) {
+            blocks_of(&self.db, user).await?
+        } else {
+            std::collections::HashSet::new()
+        };
+        let requests = self.limits.direct_requests;
         let items = rows
             .into_iter()
-            .map(|c| ConversationView {
-                id: c.id,
-                participant1: c
-                    .participant_1_id
-                    .as_deref()
-                    .map(|k| users::pick(&users, k)),
-                participant2: c
-                    .participant_2_id
-                    .as_deref()
-                    .map(|k| users::pick(&users, k)),
-                members: members
+            .map(|c| {
+                let rows: Vec<participant::Model> = members
                     .extract_if(.., |p| p.conversation_id == c.id)
-                    .map(|p| MemberView {
-                        user: users::pick(&users, &p.user_id),
-                        role: p.role,
-                        joined_at: p.joined_at,
-                    })
-                    .collect(),
-                unread_count: unread
-                    .iter()
-                    .find(|(id, _)| *id == c.id)
-                    .map_or(0, |(_, n)| *n),
-                kind: c.kind,
-                title: c.title,
-                description: c.description,
-                avatar_url: c.avatar_url,
-                last_message: c.last_message,
-                last_message_at: c.last_message_at,
-                last_seq: c.last_seq,
-                created_at: c.created_at,
-                updated_at: c.updated_at,
+                    .collect();
+                let me = rows.iter().find(|p| p.user_id == user.key());
+                let opened_by = initiator(&c, &rows);
+                let request = request_status(&c, &rows, requests);
+                let standing = Standing {
+                    archived: me.is_some_and(|p| archived(p, c.last_seq)),
+                    muted: me.is_some_and(|p| p.muted_at.is_some()),
+                    awaiting_answer: request == RequestStatus::Pending
+                        && opened_by.as_deref() != Some(user.key()),
+                };
+                let blocked = c.participant_1_id.is_some()
+                    && ConvRef::of(&c)
+                        .other(user)
+                        .is_some_and(|other| blocks.contains(other));
+                ConversationView {
+                    id: c.id,
+                    participant1: c
+                        .participant_1_id
+                        .as_deref()
+                        .map(|k| users::pick(&users, k)),
+                    participant2: c
+                        .participant_2_id
+                        .as_deref()
+                        .map(|k| users::pick(&users, k)),
+                    members: rows
+                        .into_iter()
+                        .map(|p| MemberView {
+                            user: users::pick(&users, &p.user_id),
+                            role: p.role,
+                            joined_at: p.joined_at,
+                        })
+                        .collect(),
+                    unread_count: unread
+                        .iter()
+                        .find(|(id, _)| *id == c.id)
+                        .map_or(0, |(_, n)| *n),
+                    opened_by: opened_by.map(|k| users::pick(&users, &k).id),
+                    request,
+                    standing,
+                    blocked,
+                    kind: c.kind,
+                    title: c.title,
+                    description: c.description,
+                    avatar_url: c.avatar_url,
+                    last_message: c.last_message,
+                    last_message_at: c.last_message_at,
+                    last_seq: c.last_seq,
+                    created_at: c.created_at,
+                    updated_at: c.updated_at,
+                }
             })
             .collect();
         Ok(items)
@@ -212,12 +320,15 @@ impl Chat {
             if let Some(conv) = find_direct(&txn, first, second).await? {
                 return Ok((conv, false));
             }
+            // No new chat (or request) between users one of whom blocks the other.
+            refuse_if_blocked(&txn, user.key(), other.key()).await?;
             users::insert_stub(&txn, first, now).await?;
             users::insert_stub(&txn, second, now).await?;
-            let conv = crate::service::messages::create_direct(&txn, first, second, now).await?;
+            let conv =
+                crate::service::messages::create_direct(&txn, first, second, user, now).await?;
             // The opener has taken part; the other user does when they first write.
             crate::service::messages::accept(&txn, conv.id, user, now).await?;
-            Ok::<_, DbErr>((conv, true))
+            Ok::<_, AppError>((conv, true))
         }
         .await;
         let (conv, created) = settle(txn, created).await?;
@@ -225,6 +336,8 @@ impl Chat {
             self.publish(&ChatEvent::ConversationStarted {
                 conversation_id: conv.id,
                 members: &[first.clone(), second.clone()],
+                opened_by: Some(user),
+                request: self.limits.direct_requests,
             });
         }
         Ok((self.conversation_view(user, conv.id).await?, created))
@@ -333,16 +446,25 @@ impl Chat {
     }
 
     /// `(conversation id, unread count)` for each conversation of `user` with unread messages.
+    /// With chat requests on, the messages of a request the user has not accepted do not count.
     async fn unread_counts(&self, user: &UserId) -> AppResult<Vec<(i64, i64)>> {
-        let sql = "SELECT p.conversation_id AS conversation_id, COUNT(m.id) AS unread \
-                   FROM participants p \
-                   JOIN messages m ON m.conversation_id = p.conversation_id \
-                   WHERE p.user_id = $1 AND p.left_at IS NULL AND m.seq > p.last_read_seq \
-                   AND m.sender_id <> $1 AND m.deleted_at IS NULL \
-                   GROUP BY p.conversation_id ORDER BY p.conversation_id";
+        let unanswered = if self.limits.direct_requests {
+            "AND NOT (c.kind = 'direct' AND p.accepted_at IS NULL) "
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT p.conversation_id AS conversation_id, COUNT(m.id) AS unread \
+             FROM participants p \
+             JOIN conversations c ON c.id = p.conversation_id \
+             JOIN messages m ON m.conversation_id = p.conversation_id \
+             WHERE p.user_id = $1 AND p.left_at IS NULL AND m.seq > p.last_read_seq \
+             AND m.sender_id <> $1 AND m.deleted_at IS NULL {unanswered}\
+             GROUP BY p.conversation_id ORDER BY p.conversation_id"
+        );
         let rows = self
             .db
-            .query_all_raw(statement(&self.db, sql, user))
+            .query_all_raw(statement(&self.db, &sql, user))
             .await?;
         rows.iter()
             .map(|row| {
@@ -355,8 +477,8 @@ impl Chat {
     }
 
     /// Who may see `user`'s presence: everyone in a current conversation `user` took part in
-    /// (wrote in, or joined as a group member). A stranger who only wrote to `user` is not
-    /// among them until `user` writes back.
+    /// (wrote in, or joined as a group member), but those who block `user` or whom `user`
+    /// blocks. A stranger who only wrote to `user` is not among them until `user` writes back.
     pub async fn partners_of(&self, user: &UserId) -> AppResult<Vec<UserId>> {
         let sql = "SELECT DISTINCT o.user_id AS user_id, u.id_is_number AS id_is_number \
                    FROM participants me \
@@ -364,7 +486,10 @@ impl Chat {
                    JOIN users u ON u.id = o.user_id \
                    WHERE me.user_id = $1 AND o.user_id <> $1 \
                    AND me.accepted_at IS NOT NULL \
-                   AND me.left_at IS NULL AND o.left_at IS NULL";
+                   AND me.left_at IS NULL AND o.left_at IS NULL \
+                   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE \
+                   (b.blocker_id = $1 AND b.blocked_id = o.user_id) \
+                   OR (b.blocker_id = o.user_id AND b.blocked_id = $1))";
         let rows = self
             .db
             .query_all_raw(statement(&self.db, sql, user))
@@ -431,35 +556,4 @@ async fn read_all(
 fn statement(db: &impl ConnectionTrait, sql: &str, user: &UserId) -> Statement {
     let backend: DbBackend = db.get_database_backend();
     Statement::from_sql_and_values(backend, sql, [user.key().into()])
-}
-
-/// See [`Chat::require_participant`]; usable inside a transaction.
-pub(crate) async fn participant_of<C: ConnectionTrait>(
-    conn: &C,
-    user: &UserId,
-    conversation_id: i64,
-) -> AppResult<conversation::Model> {
-    Ok(membership(conn, user, conversation_id).await?.0)
-}
-
-/// The conversation and `user`'s current membership of it: `NOT_FOUND` when the conversation
-/// does not exist, `FORBIDDEN` when the user is not in it.
-async fn membership<C: ConnectionTrait>(
-    conn: &C,
-    user: &UserId,
-    conversation_id: i64,
-) -> AppResult<(conversation::Model, participant::Model)> {
-    let conv = conversation::Entity::find_by_id(conversation_id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("conversation {conversation_id} not found")))?;
-    let member = participant::Entity::find_by_id((conversation_id, user.key().to_owned()))
-        .one(conn)
-        .await?;
-    match member {
-        Some(p) if p.left_at.is_none() => Ok((conv, p)),
-        _ => Err(AppError::Forbidden(format!(
-            "not a participant of conversation {conversation_id}"
-        ))),
-    }
 }

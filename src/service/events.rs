@@ -29,6 +29,22 @@ pub enum ChatEvent<'a> {
         conversation_id: i64,
         /// Its members.
         members: &'a [UserId],
+        /// Who opened it, when a user did.
+        opened_by: Option<&'a UserId>,
+        /// Whether it is a chat request to the other member (a direct conversation, with
+        /// `DIRECT_REQUESTS` on).
+        request: bool,
+    },
+    /// The recipient of a chat request accepted or declined it.
+    RequestAnswered {
+        /// The direct conversation.
+        conversation_id: i64,
+        /// The recipient, who answered.
+        by: &'a UserId,
+        /// The initiator, who is told.
+        initiator: &'a UserId,
+        /// Accepted (`true`) or declined.
+        accepted: bool,
     },
     /// Users were added to a group: they can hear it from now on.
     MembersAdded {
@@ -83,6 +99,8 @@ pub enum ChatEvent<'a> {
         origin: Option<Origin>,
         /// Started (`true`) or stopped.
         typing: bool,
+        /// Members who block the typist and must not be told (their user keys).
+        hidden_from: &'a [String],
     },
     /// A member entered (`joined`) or left a conversation's room on one of their connections.
     RoomPresence {

@@ -121,6 +121,7 @@ impl Chat {
                 last_seq: Set(0),
                 created_at: Set(now),
                 updated_at: Set(now),
+                opened_by: Set(Some(creator.key().to_owned())),
                 ..Default::default()
             }
             .insert(&txn)
@@ -149,6 +150,8 @@ impl Chat {
         self.publish(&ChatEvent::ConversationStarted {
             conversation_id: conv.id,
             members: &members,
+            opened_by: Some(creator),
+            request: false,
         });
         self.conversation_view(creator, conv.id).await
     }

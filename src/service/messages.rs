@@ -33,13 +33,16 @@ pub const MAX_SEARCH_TERM: usize = 200;
 /// Longest `last_message` preview kept on a conversation, in characters.
 const PREVIEW_CHARS: usize = 500;
 
-/// Bounds of a history read: messages before `before` and after `after` (by `seq`).
+/// Bounds of a history read: messages before `before` and after `after` (by `seq`), and before
+/// the message `before_message` (by id: `NOT_FOUND` unless it is in the conversation).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Cursor {
     /// Only messages with a smaller `seq`.
     pub before: Option<i64>,
     /// Only messages with a larger `seq`.
     pub after: Option<i64>,
+    /// Only messages older than this one.
+    pub before_message: Option<i64>,
 }
 
 /// What a client asks to send, before validation.
@@ -142,8 +145,21 @@ impl Chat {
         cursor: Cursor,
         tombstones: bool,
     ) -> AppResult<Page<MessageView>> {
-        let Cursor { before, after } = cursor;
+        let Cursor {
+            mut before,
+            after,
+            before_message,
+        } = cursor;
         self.require_participant(user, conversation_id).await?;
+        if let Some(id) = before_message {
+            let seq = message::Entity::find_by_id(id)
+                .filter(message::Column::ConversationId.eq(conversation_id))
+                .one(&self.db)
+                .await?
+                .ok_or_else(|| message_not_found(id))?
+                .seq;
+            before = Some(before.map_or(seq, |b| b.min(seq)));
+        }
         let mut query = if tombstones {
             message::Entity::find().filter(message::Column::ConversationId.eq(conversation_id))
         } else {
@@ -594,13 +610,14 @@ pub(crate) fn same_send(stored: &message::Model, input: &SendInput) -> AppResult
     Ok(())
 }
 
-/// Creates the direct conversation of an ordered pair and its participants, or finds the one a
-/// concurrent transaction just created. Both users must exist already (the writer inserts the
-/// users a batch needs first, in key order).
+/// Creates the direct conversation of an ordered pair, opened by `opener` (one of them), and its
+/// participants, or finds the one a concurrent transaction just created. Both users must exist
+/// already (the writer inserts the users a batch needs first, in key order).
 pub(crate) async fn create_direct(
     txn: &DatabaseTransaction,
     first: &UserId,
     second: &UserId,
+    opener: &UserId,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<conversation::Model, DbErr> {
     let row = conversation::ActiveModel {
@@ -613,6 +630,7 @@ pub(crate) async fn create_direct(
         last_seq: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
+        opened_by: Set(Some(opener.key().to_owned())),
         ..Default::default()
     };
     conversation::Entity::insert(row)
@@ -646,21 +664,28 @@ pub(crate) async fn create_direct(
     Ok(conv)
 }
 
-/// Records that `user` took part in the conversation (if they had not already).
-pub(crate) async fn accept(
-    txn: &DatabaseTransaction,
+/// Records that `user` took part in the conversation (if they had not already): a chat request
+/// to them is accepted, even one they had declined. Returns whether this changed anything.
+pub(crate) async fn accept<C: ConnectionTrait>(
+    txn: &C,
     conversation_id: i64,
     user: &UserId,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), DbErr> {
-    participant::Entity::update_many()
+) -> Result<bool, DbErr> {
+    let changed = participant::Entity::update_many()
         .col_expr(participant::Column::AcceptedAt, Expr::value(now))
+        .col_expr(
+            participant::Column::RejectedAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
         .filter(participant::Column::ConversationId.eq(conversation_id))
         .filter(participant::Column::UserId.eq(user.key()))
         .filter(participant::Column::AcceptedAt.is_null())
         .exec(txn)
-        .await?;
-    Ok(())
+        .await?
+        .rows_affected
+        > 0;
+    Ok(changed)
 }
 
 /// Marks a message deleted, leaving a tombstone: the row keeps its `seq`, sender and times;

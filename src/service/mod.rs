@@ -5,6 +5,8 @@
 //! What happens after a commit is told to the service's one [`EventSink`], which the socket
 //! layer implements.
 
+pub mod archive;
+pub mod blocks;
 mod cache;
 pub mod conversations;
 pub mod edits;
@@ -14,6 +16,7 @@ mod limits;
 pub mod messages;
 pub mod presence;
 mod receipts;
+pub mod requests;
 mod store;
 mod typing;
 pub mod users;
@@ -48,6 +51,10 @@ pub struct Limits {
     pub typing_timeout: std::time::Duration,
     /// How long after sending a message its sender may edit it (`None`: always).
     pub edit_window: Option<std::time::Duration>,
+    /// Whether a direct conversation one user opened is a request the other accepts or rejects
+    /// (`DIRECT_REQUESTS`): until they answer it, it is among their requests and its messages do
+    /// not count as unread for them.
+    pub direct_requests: bool,
 }
 
 /// The chat service: the database, the in-process caches and locks. Cheap to clone.
@@ -114,6 +121,7 @@ impl Chat {
             caches.profiles.clone(),
             limits.public_profile,
             events.clone(),
+            limits.direct_requests,
         );
         Self {
             rate: Arc::new(limits::UserRate::new(

@@ -2,10 +2,11 @@
 //! and its order key, the order locks that keep each conversation's broadcasts in `seq` order,
 //! and lookups usable inside a transaction.
 
-use entity::conversation;
+use entity::{conversation, participant};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 
 /// Number of order-lock stripes.
@@ -126,4 +127,35 @@ pub(crate) async fn find_direct<C: ConnectionTrait>(
         .filter(conversation::Column::Participant2Id.eq(second.key()))
         .one(conn)
         .await
+}
+
+/// See [`Chat::require_participant`]; usable inside a transaction.
+pub(crate) async fn participant_of<C: ConnectionTrait>(
+    conn: &C,
+    user: &UserId,
+    conversation_id: i64,
+) -> AppResult<conversation::Model> {
+    Ok(membership(conn, user, conversation_id).await?.0)
+}
+
+/// The conversation and `user`'s current membership of it: `NOT_FOUND` when the conversation
+/// does not exist, `FORBIDDEN` when the user is not in it.
+pub(crate) async fn membership<C: ConnectionTrait>(
+    conn: &C,
+    user: &UserId,
+    conversation_id: i64,
+) -> AppResult<(conversation::Model, participant::Model)> {
+    let conv = conversation::Entity::find_by_id(conversation_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("conversation {conversation_id} not found")))?;
+    let member = participant::Entity::find_by_id((conversation_id, user.key().to_owned()))
+        .one(conn)
+        .await?;
+    match member {
+        Some(p) if p.left_at.is_none() => Ok((conv, p)),
+        _ => Err(AppError::Forbidden(format!(
+            "not a participant of conversation {conversation_id}"
+        ))),
+    }
 }

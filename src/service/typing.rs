@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::error::AppResult;
 use crate::ids::UserId;
+use crate::service::blocks::{blockers_of, refuse_if_blocked};
 use crate::service::{Chat, ChatEvent, EventSink, Origin};
 
 /// Who is typing where, and until when.
@@ -138,6 +139,7 @@ fn stopped(events: &dyn EventSink, conversation_id: i64, user: &UserId, origin: 
         user,
         origin,
         typing: false,
+        hidden_from: &[],
     });
 }
 
@@ -154,18 +156,21 @@ impl Chat {
         origin: Origin,
         typing: bool,
     ) -> AppResult<i64> {
-        let conversation_id = self
-            .member_conversation(user, conversation_id)
-            .await?
-            .conv
-            .id;
+        let conv = self.member_conversation(user, conversation_id).await?.conv;
+        let conversation_id = conv.id;
         if !typing {
             if self.typing.clear(conversation_id, user).is_some() {
                 stopped(&*self.events, conversation_id, user, Some(origin));
             }
             return Ok(conversation_id);
         }
+        // Who blocks the typist is read when the indicator is shown, not at every renewal.
+        let mut hidden_from = Vec::new();
         if !self.typing.is_shown(conversation_id, user) {
+            match conv.other(user) {
+                Some(other) => refuse_if_blocked(&self.db, user.key(), other).await?,
+                None => hidden_from = blockers_of(&self.db, user).await?,
+            }
             self.charge(user)?;
         }
         if self.typing.touch(conversation_id, user, origin) {
@@ -174,6 +179,7 @@ impl Chat {
                 user,
                 origin: Some(origin),
                 typing: true,
+                hidden_from: &hidden_from,
             });
             tokio::spawn(self.typing.clone().expire(
                 self.events.clone(),

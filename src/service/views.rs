@@ -180,6 +180,56 @@ pub struct ConversationView {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Who opened it (a direct conversation's initiator, a group's creator), when known.
+    pub opened_by: Option<UserId>,
+    /// Where a direct conversation's chat request stands (a group's is always accepted).
+    pub request: RequestStatus,
+    /// How the member who asked keeps it.
+    pub standing: Standing,
+    /// A direct conversation one of whose two users blocks the other.
+    pub blocked: bool,
+}
+
+/// Where a chat request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestStatus {
+    /// Open for both (or requests are off).
+    Accepted,
+    /// Its recipient has not answered yet.
+    Pending,
+    /// Its recipient declined it: the initiator may not write.
+    Rejected,
+}
+
+impl RequestStatus {
+    /// `accepted`, `pending` or `rejected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Pending => "pending",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// How one member keeps a conversation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// In their archive: archived, and no message came since (or they mute it).
+    pub archived: bool,
+    /// Muted by them.
+    pub muted: bool,
+    /// A chat request to them that they have not answered.
+    pub awaiting_answer: bool,
+}
+
+/// A user someone blocks.
+#[derive(Clone, Debug)]
+pub struct BlockView {
+    /// The user blocked.
+    pub user: UserView,
+    /// Since when; `None` when not blocked.
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// One page of something, with the numbers the seed's pagination answers carry.

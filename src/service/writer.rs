@@ -22,13 +22,14 @@ use futures_util::FutureExt;
 
 use entity::{message, participant};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, Statement, Value,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
+use crate::service::blocks::{self, blocked_pairs};
 use crate::service::events::{ChatEvent, EventSink};
 use crate::service::messages::{SendInput, Target, accept, create_direct, message_view, same_send};
 use crate::service::store::{ConvRef, OrderLocks};
@@ -85,6 +86,7 @@ impl Writers {
         profiles: Arc<Profiles>,
         public: PublicFields,
         events: Arc<dyn EventSink>,
+        direct_requests: bool,
     ) -> Self {
         let count = match db.get_database_backend() {
             DbBackend::Postgres => POSTGRES_WRITERS,
@@ -99,6 +101,7 @@ impl Writers {
                     profiles: profiles.clone(),
                     public,
                     events: events.clone(),
+                    direct_requests,
                 };
                 tokio::spawn(store.run(rx));
                 tx
@@ -139,6 +142,8 @@ struct Store {
     public: PublicFields,
     /// Told of each message after its commit, before its answer.
     events: Arc<dyn EventSink>,
+    /// Whether a direct conversation a message opens is a chat request (`DIRECT_REQUESTS`).
+    direct_requests: bool,
 }
 
 /// What became of one send in a batch.
@@ -229,6 +234,8 @@ impl Store {
                     self.events.publish(&ChatEvent::ConversationStarted {
                         conversation_id: message.conversation_id,
                         members: &[first.clone(), second.clone()],
+                        opened_by: Some(&job.sender),
+                        request: self.direct_requests,
                     });
                 }
                 self.events.publish(&ChatEvent::MessageCreated {
@@ -290,19 +297,14 @@ impl Store {
         let mut fresh: Vec<(usize, ConvRef)> = Vec::with_capacity(jobs.len());
         let mut created_directs: HashMap<(String, String), ConvRef> = HashMap::new();
         insert_stubs(txn, jobs, now).await?;
-        let departed = departed(txn, jobs).await?;
+        let mut refusals = refused(txn, jobs).await?;
         for (i, job) in jobs.iter().enumerate() {
             if let Some(stored) = job.idempotency_key().and_then(|k| found.remove(&own(k))) {
                 outcomes.push(Some(self.repeat(txn, job, stored).await));
                 continue;
             }
-            if let Target::Existing(conv) = &job.target
-                && departed.contains(&(conv.id, job.sender.key()))
-            {
-                outcomes.push(Some(Outcome::Failed(AppError::Forbidden(format!(
-                    "not a participant of conversation {}",
-                    conv.id
-                )))));
+            if let Some(refusal) = refusals.remove(&i) {
+                outcomes.push(Some(Outcome::Failed(refusal)));
                 continue;
             }
             let conv = match &job.target {
@@ -312,7 +314,9 @@ impl Store {
                     match created_directs.get(&pair) {
                         Some(conv) => conv.clone(),
                         None => {
-                            let conv = ConvRef::of(&create_direct(txn, first, second, now).await?);
+                            let opened =
+                                create_direct(txn, first, second, &job.sender, now).await?;
+                            let conv = ConvRef::of(&opened);
                             created_directs.insert(pair, conv.clone());
                             conv
                         }
@@ -563,43 +567,87 @@ fn own((sender, key): (&str, &str)) -> (String, String) {
     (sender.to_owned(), key.to_owned())
 }
 
-/// The senders of the batch who left (or were removed from) the group they write to, read in
-/// the transaction that writes: a send checked before its member was removed, but written
-/// after, is refused rather than stored. Direct conversations cannot be left.
-async fn departed<'a>(
+/// The sends of the batch that may not be written, with their refusal, read in the transaction
+/// that writes, so that a change committed after a send was checked but before it is written
+/// still holds:
+///
+/// - a sender who left (or was removed from) the group they write to: `FORBIDDEN`;
+/// - the initiator of a chat request its recipient declined: `FORBIDDEN`;
+/// - a direct message between two users one of whom blocks the other (a conversation the send
+///   would create included): `BLOCKED`.
+async fn refused(
     txn: &DatabaseTransaction,
-    jobs: &'a [Job],
-) -> Result<HashSet<(i64, &'a str)>, DbErr> {
-    let groups: HashSet<i64> = jobs
+    jobs: &[Job],
+) -> Result<HashMap<usize, AppError>, DbErr> {
+    let convs: HashSet<i64> = jobs
         .iter()
         .filter_map(|j| match &j.target {
-            Target::Existing(conv) if conv.pair.is_none() => Some(conv.id),
-            _ => None,
+            Target::Existing(conv) => Some(conv.id),
+            Target::NewDirect(..) => None,
         })
         .collect();
-    if groups.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let left: HashSet<(i64, String)> = participant::Entity::find()
-        .select_only()
-        .column(participant::Column::ConversationId)
-        .column(participant::Column::UserId)
-        .filter(participant::Column::ConversationId.is_in(groups))
-        .filter(participant::Column::LeftAt.is_not_null())
-        .into_tuple::<(i64, String)>()
-        .all(txn)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(jobs
-        .iter()
-        .filter_map(|j| match &j.target {
-            Target::Existing(conv) if left.contains(&(conv.id, j.sender.key().to_owned())) => {
-                Some((conv.id, j.sender.key()))
+    // (conversation, user) of members who left, and of recipients who declined.
+    let (mut left, mut declined) = (HashSet::new(), HashSet::new());
+    if !convs.is_empty() {
+        let rows = participant::Entity::find()
+            .select_only()
+            .column(participant::Column::ConversationId)
+            .column(participant::Column::UserId)
+            .column(participant::Column::LeftAt)
+            .filter(participant::Column::ConversationId.is_in(convs))
+            .filter(
+                Condition::any()
+                    .add(participant::Column::LeftAt.is_not_null())
+                    .add(participant::Column::RejectedAt.is_not_null()),
+            )
+            .into_tuple::<(i64, String, Option<chrono::DateTime<chrono::Utc>>)>()
+            .all(txn)
+            .await?;
+        for (conv, user, left_at) in rows {
+            if left_at.is_some() {
+                left.insert((conv, user));
+            } else {
+                declined.insert(conv);
             }
-            _ => None,
+        }
+    }
+    let pairs: Vec<(&str, &str)> = jobs
+        .iter()
+        .filter_map(|j| match &j.target {
+            Target::Existing(conv) => conv.pair.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+            Target::NewDirect(a, b) => Some((a.key(), b.key())),
         })
-        .collect())
+        .collect();
+    let blocked = blocked_pairs(txn, &pairs).await?;
+    let mut refusals = HashMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let refusal = match &job.target {
+            Target::Existing(conv) if left.contains(&(conv.id, job.sender.key().to_owned())) => {
+                Some(AppError::Forbidden(format!(
+                    "not a participant of conversation {}",
+                    conv.id
+                )))
+            }
+            Target::Existing(conv) => match &conv.pair {
+                Some((a, b)) if blocked.contains(&(a.as_str(), b.as_str())) => {
+                    Some(blocks::blocked())
+                }
+                // The recipient who declined may still write (which accepts the request).
+                Some(_) if declined.contains(&conv.id) && !job.first_part => Some(
+                    AppError::Forbidden("the recipient declined this chat request".to_owned()),
+                ),
+                _ => None,
+            },
+            Target::NewDirect(a, b) if blocked.contains(&(a.key(), b.key())) => {
+                Some(blocks::blocked())
+            }
+            Target::NewDirect(..) => None,
+        };
+        if let Some(refusal) = refusal {
+            refusals.insert(i, refusal);
+        }
+    }
+    Ok(refusals)
 }
 
 fn lost() -> AppError {
@@ -682,6 +730,7 @@ mod tests {
             Arc::new(Profiles::default()),
             PublicFields::default(),
             told.clone(),
+            false,
         );
         let pair = || Target::NewDirect(user(1), user(2));
         // Queued together (the writer has not run yet on this single-threaded runtime), so
@@ -760,6 +809,7 @@ mod tests {
             Arc::new(Profiles::default()),
             PublicFields::default(),
             told.clone(),
+            false,
         );
         // As if both had been checked while members, then queued.
         let to_group = || ConvRef {

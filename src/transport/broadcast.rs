@@ -91,10 +91,27 @@ impl Broadcaster {
         event: &str,
         data: &T,
     ) {
+        self.to_room_hiding(room, except, Vec::new(), event, data);
+    }
+
+    /// [`Broadcaster::to_room_except`], and not to the sockets in any of `hidden` either.
+    pub fn to_room_hiding<T: Serialize + ?Sized>(
+        &self,
+        room: String,
+        except: Option<Origin>,
+        hidden: Vec<String>,
+        event: &str,
+        data: &T,
+    ) {
         let Some(ns) = self.ns() else { return };
-        match except.and_then(sid_of).and_then(|sid| ns.get_socket(sid)) {
-            Some(socket) => deliver(socket.to(room), event, data),
-            None => deliver(ns.to(room), event, data),
+        let target = match except.and_then(sid_of).and_then(|sid| ns.get_socket(sid)) {
+            Some(socket) => socket.to(room),
+            None => ns.to(room),
+        };
+        if hidden.is_empty() {
+            deliver(target, event, data);
+        } else {
+            deliver(target.except(hidden), event, data);
         }
     }
 }

@@ -76,6 +76,24 @@ pub(crate) async fn detached<T: Send + 'static>(
     tokio::spawn(work).await.map_err(AppError::internal)?
 }
 
+/// Stores a message sent over REST, to its end even if the client goes away (see
+/// [`detached`]): the message, with `201` when this request stored it and `200` when it
+/// repeats an earlier send's client id.
+pub(crate) async fn store_message(
+    app: &AppState,
+    sender: crate::ids::UserId,
+    input: crate::service::messages::SendInput,
+) -> Result<(crate::service::views::MessageView, StatusCode), AppError> {
+    let chat = app.chat.clone();
+    let sent = detached(async move { chat.send_message(&sender, input).await }).await?;
+    let status = if sent.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((sent.message, status))
+}
+
 /// A success answer: `{ success: true, message?, data }` with a status.
 #[derive(Debug)]
 pub struct Envelope<T> {
@@ -244,6 +262,33 @@ pub fn seq_cursor(text: Option<&str>, name: &str) -> Result<Option<i64>, AppErro
             .filter(|n| *n >= 0)
             .map(Some)
             .ok_or_else(|| AppError::validation(format!("{name} must be a non-negative integer"))),
+    }
+}
+
+/// `{ page, limit, total, totalPages }`, as the seeds' paged answers carry it.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    page: u64,
+    limit: u64,
+    total: u64,
+    total_pages: u64,
+}
+
+impl Pagination {
+    /// The numbers of `page`, one of pages of `limit`.
+    pub fn of<T>(page: &crate::service::views::Page<T>, limit: u64) -> Self {
+        Self {
+            page: page.page,
+            limit,
+            total: page.total,
+            total_pages: page.total_pages,
+        }
+    }
+
+    /// Whether pages come after this one.
+    pub fn has_more(&self) -> bool {
+        self.page < self.total_pages
     }
 }
 

@@ -662,6 +662,17 @@ pub async fn enter_room(
     Ok(conv)
 }
 
+/// Takes `socket` out of `room`, the room of conversation `conversation_id` in its protocol,
+/// and tells the others; a socket not in the room leaves nothing and tells nobody.
+pub fn leave_room(ctx: &SocketCtx, socket: &SocketRef, room: String, conversation_id: i64) {
+    if socket.rooms().iter().any(|r| *r == room) {
+        socket.leave(room);
+        ctx.app
+            .chat
+            .announce_left(&ctx.identity.user, conversation_id, ctx.origin);
+    }
+}
+
 /// The payload of a client event: the first argument, or why it could not be read.
 pub type Payload = Result<serde_json::Value, String>;
 

@@ -12,7 +12,7 @@ use crate::protocols::conversations::wire::{
 };
 use crate::protocols::conversations::{conversation_room, user_room};
 use crate::service::messages::SendInput;
-use crate::transport::socket::{Payload, SocketCtx, enter_room, parse};
+use crate::transport::socket::{Payload, SocketCtx, enter_room, leave_room, parse};
 
 /// `join_conversation`: participants only; tells the room. Joining a room the socket is already
 /// in answers the same and tells nobody again.
@@ -34,12 +34,7 @@ pub async fn leave(
 ) -> AppResult<ConversationAck> {
     let ConversationPayload { conversation_id } = parse(payload)?;
     let room = conversation_room(conversation_id.0);
-    if socket.rooms().iter().any(|r| *r == room) {
-        socket.leave(room);
-        ctx.app
-            .chat
-            .announce_left(&ctx.identity.user, conversation_id.0, ctx.origin);
-    }
+    leave_room(&ctx, &socket, room, conversation_id.0);
     Ok(ConversationAck::new(conversation_id.0))
 }
 

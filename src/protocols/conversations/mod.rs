@@ -67,7 +67,12 @@ pub fn conversation_room(id: i64) -> String {
 
 /// The personal room of a user: all their sockets of this protocol.
 pub fn user_room(user: &UserId) -> String {
-    format!("user:{}", user.key())
+    user_room_of(user.key())
+}
+
+/// The personal room of the user with this key.
+pub fn user_room_of(key: &str) -> String {
+    format!("user:{key}")
 }
 
 /// A socket of this protocol is in its user's personal room from the start, and joins

@@ -7,7 +7,7 @@ use crate::protocols::conversations::wire::{
 use crate::protocols::conversations::{
     MESSAGE_DELETED, MESSAGE_EDITED, MESSAGE_NOTIFICATION, MESSAGES_READ, NEW_MESSAGE,
     ONLINE_STATUS, USER_JOINED, USER_LEFT, USER_STOPPED_TYPING, USER_TYPING, conversation_room,
-    user_room,
+    user_room, user_room_of,
 };
 use crate::service::ChatEvent;
 use crate::transport::broadcast::Broadcaster;
@@ -35,7 +35,9 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
             }
         }
         // Members join a conversation's room themselves; its first message is notified.
-        ChatEvent::ConversationStarted { .. } | ChatEvent::MembersAdded { .. } => {}
+        ChatEvent::ConversationStarted { .. }
+        | ChatEvent::MembersAdded { .. }
+        | ChatEvent::RequestAnswered { .. } => {}
         ChatEvent::MemberLeft {
             conversation_id,
             user,
@@ -98,9 +100,11 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
             user,
             origin,
             typing,
-        } => out.to_room_except(
+            hidden_from,
+        } => out.to_room_hiding(
             conversation_room(conversation_id),
             origin,
+            hidden_from.iter().map(|k| user_room_of(k)).collect(),
             if typing {
                 USER_TYPING
             } else {

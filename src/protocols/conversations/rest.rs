@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,7 @@ use crate::service::messages::SendInput;
 use crate::state::AppState;
 use crate::transport::rest::{
     ApiJson, ApiPath, ApiQuery, AuthUser, Envelope, PageQuery, SearchQuery, detached,
-    idempotency_key, method_not_allowed, seq_cursor,
+    idempotency_key, method_not_allowed, seq_cursor, store_message,
 };
 
 /// Default page size of message lists.
@@ -77,14 +77,8 @@ pub async fn send(
         kind: None,
         attachment: Default::default(),
     };
-    let chat = app.chat.clone();
-    let sent = detached(async move { chat.send_message(&me.user, input).await }).await?;
-    let status = if sent.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(Envelope::ok(MessageJson::from(sent.message))
+    let (message, status) = store_message(&app, me.user, input).await?;
+    Ok(Envelope::ok(MessageJson::from(message))
         .status(status)
         .message("Message sent"))
 }

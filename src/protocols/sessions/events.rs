@@ -18,7 +18,7 @@ use crate::service::messages::SendInput;
 use crate::service::presence::Status;
 use crate::service::views::AttachmentDetails;
 use crate::transport::connection::undelivered;
-use crate::transport::socket::{Payload, SocketCtx, enter_room, parse};
+use crate::transport::socket::{Payload, SocketCtx, enter_room, leave_room, parse};
 
 /// `join_chat`: members only. The socket is in its chats' rooms from its connect; joining again
 /// answers the same and tells nobody; entering a room it had left tells the others.
@@ -34,13 +34,7 @@ pub async fn join(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> A
 /// messages of the chat no longer reach this socket until it joins again.
 pub async fn leave(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<ChatRef> {
     let ChatPayload { chat_id } = parse(payload)?;
-    let room = chat_room(chat_id.0);
-    if socket.rooms().iter().any(|r| *r == room) {
-        socket.leave(room);
-        ctx.app
-            .chat
-            .announce_left(&ctx.identity.user, chat_id.0, ctx.origin);
-    }
+    leave_room(&ctx, &socket, chat_room(chat_id.0), chat_id.0);
     let left = ChatRef::new(chat_id.0, None);
     tell(&socket, CHAT_LEFT, &left);
     Ok(left)

@@ -98,7 +98,12 @@ pub fn chat_room(id: i64) -> String {
 
 /// The personal room of a user: all their sockets of this protocol.
 pub fn user_room(user: &UserId) -> String {
-    format!("sessions:user:{}", user.key())
+    user_room_of(user.key())
+}
+
+/// The personal room of the user with this key.
+pub fn user_room_of(key: &str) -> String {
+    format!("sessions:user:{key}")
 }
 
 /// A socket of this protocol is in its user's room and in the rooms of all their chats before

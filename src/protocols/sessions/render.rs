@@ -7,7 +7,7 @@ use crate::protocols::sessions::wire::{
 use crate::protocols::sessions::{
     CHAT_CREATED, CHAT_LEFT, MESSAGE_DELETED, MESSAGE_EDITED, MESSAGE_RECEIVED, MESSAGES_READ,
     PARTICIPANT_LEFT, PRESENCE_UPDATE, USER_JOINED_CHAT, USER_LEFT_CHAT, USER_OFFLINE, USER_ONLINE,
-    USER_STOPPED_TYPING, USER_TYPING, chat_room, user_room,
+    USER_STOPPED_TYPING, USER_TYPING, chat_room, user_room, user_room_of,
 };
 use crate::service::ChatEvent;
 use crate::transport::broadcast::Broadcaster;
@@ -36,6 +36,7 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
         ChatEvent::ConversationStarted {
             conversation_id,
             members,
+            ..
         } => {
             let room = chat_room(conversation_id);
             for member in members {
@@ -159,9 +160,11 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
             user,
             origin,
             typing,
-        } => out.to_room_except(
+            hidden_from,
+        } => out.to_room_hiding(
             chat_room(conversation_id),
             origin,
+            hidden_from.iter().map(|k| user_room_of(k)).collect(),
             if typing {
                 USER_TYPING
             } else {
@@ -172,6 +175,8 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
                 user_id: user.key(),
             },
         ),
+        // The sessions vocabulary has no chat requests.
+        ChatEvent::RequestAnswered { .. } => {}
         ChatEvent::RoomPresence {
             conversation_id,
             user,

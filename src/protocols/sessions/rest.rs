@@ -23,7 +23,7 @@ use crate::service::messages::Cursor;
 use crate::state::AppState;
 use crate::transport::rest::{
     ApiJson, ApiPath, ApiQuery, AuthUser, Envelope, PageQuery, SearchQuery, detached,
-    idempotency_key, method_not_allowed, seq_cursor,
+    idempotency_key, method_not_allowed, seq_cursor, store_message,
 };
 
 /// Default page size of chat lists.
@@ -229,7 +229,7 @@ pub async fn remove_participant(
     ApiPath((id, user)): ApiPath<(String, String)>,
 ) -> AppResult<Envelope<Left>> {
     let id = Id::parse(&id, "chat id")?;
-    let target = user_id(&user)?;
+    let target = UserId::parse_path(&user)?;
     let chat = app.chat.clone();
     detached(async move { chat.remove_member(&me.user, id.0, &target).await }).await?;
     Ok(Envelope::ok(Left {
@@ -247,7 +247,7 @@ pub async fn set_role(
     ApiJson(body): ApiJson<RolePayload>,
 ) -> AppResult<Envelope<SessionJson>> {
     let id = Id::parse(&id, "chat id")?;
-    let target = user_id(&user)?;
+    let target = UserId::parse_path(&user)?;
     let role = Role::parse(&body.role)?;
     let session = app.chat.set_role(&me.user, id.0, &target, role).await?;
     Ok(Envelope::ok(SessionJson(session)).message("Role changed"))
@@ -279,11 +279,6 @@ pub async fn delete_message(
     Ok(Envelope::ok(Deleted::from(&deleted)).message("Message deleted"))
 }
 
-/// A user id from a path.
-fn user_id(text: &str) -> AppResult<UserId> {
-    UserId::from_json(&serde_json::Value::String(text.to_owned())).map_err(AppError::validation)
-}
-
 /// Query of the history.
 #[derive(Debug, Deserialize)]
 pub struct HistoryQuery {
@@ -308,6 +303,7 @@ pub async fn history(
     let cursor = Cursor {
         before: seq_cursor(query.before.as_deref(), "before")?,
         after: seq_cursor(query.after.as_deref(), "after")?,
+        before_message: None,
     };
     let found = app.chat.history(&me.user, id.0, page, cursor, true).await?;
     Ok(Envelope::ok(MessagePage::new(found, page.limit)))
@@ -327,14 +323,8 @@ pub async fn send(
         body.client_msg_id = Some(key);
     }
     let input = send_input(id.0, body, None)?;
-    let chat = app.chat.clone();
-    let sent = detached(async move { chat.send_message(&me.user, input).await }).await?;
-    let status = if sent.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(Envelope::ok(MessageJson(sent.message))
+    let (message, status) = store_message(&app, me.user, input).await?;
+    Ok(Envelope::ok(MessageJson(message))
         .status(status)
         .message("Message sent"))
 }

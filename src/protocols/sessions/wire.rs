@@ -10,6 +10,7 @@ use crate::service::views::{
     ConversationView, MessageView, Page, PresenceView, ReadReceipt, ReceiptsView, UserView,
 };
 use crate::time::serde_rfc3339;
+use crate::transport::rest::Pagination;
 
 type Time = chrono::DateTime<chrono::Utc>;
 
@@ -199,27 +200,6 @@ pub struct SessionJson(pub ConversationView);
 impl Serialize for SessionJson {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         Session::from(&self.0).serialize(s)
-    }
-}
-
-/// `{ page, limit, total, totalPages }`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Pagination {
-    page: u64,
-    limit: u64,
-    total: u64,
-    total_pages: u64,
-}
-
-impl Pagination {
-    fn of<T>(page: &Page<T>, limit: u64) -> Self {
-        Self {
-            page: page.page,
-            limit,
-            total: page.total,
-            total_pages: page.total_pages,
-        }
     }
 }
 

@@ -1,0 +1,147 @@
+//! The socket events of the `chats` protocol: `join_chat`, `leave_chat`, `send_message`,
+//! `mark_as_read`, `typing`, `stop_typing`, `edit_message`, `delete_message`. Each parses its
+//! payload, calls the service, and returns its answer.
+
+use std::sync::Arc;
+
+use socketioxide::extract::SocketRef;
+
+use crate::error::{AppError, AppResult};
+use crate::protocols::chats::chat_room;
+use crate::protocols::chats::wire::{
+    ChatPayload, ChatRef, Deleted, EditPayload, MessageJson, MessagePayload, ReadJson, SendPayload,
+    TypingPayload,
+};
+use crate::service::Origin;
+use crate::service::messages::SendInput;
+use crate::transport::socket::{Payload, SocketCtx, enter_room, leave_room, parse};
+
+/// `join_chat`: members only (a request's recipient included). Joining a room the socket is in
+/// answers the same.
+pub async fn join(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<ChatRef> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    let conv = enter_room(&ctx, &socket, chat_room(chat_id.0), chat_id.0).await?;
+    Ok(ChatRef::new(conv.id, Some(conv.last_seq)))
+}
+
+/// `leave_chat`: the socket no longer hears the chat until it joins again.
+pub async fn leave(ctx: Arc<SocketCtx>, socket: SocketRef, payload: Payload) -> AppResult<ChatRef> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    leave_room(&ctx, &socket, chat_room(chat_id.0), chat_id.0);
+    Ok(ChatRef::new(chat_id.0, None))
+}
+
+/// `send_message`: stores the message and answers after commit; the chat's room hears
+/// `message_received`.
+pub async fn send(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<MessageJson> {
+    let p: SendPayload = parse(payload)?;
+    let chat_id = p
+        .chat_id
+        .ok_or_else(|| AppError::validation("chatId is required"))?;
+    let input = send_input(chat_id.0, p, Some(ctx.origin))?;
+    let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
+    Ok(MessageJson(sent.message))
+}
+
+/// What a send of `p` to chat `chat_id` asks of the service (REST and socket alike).
+pub(crate) fn send_input(
+    chat_id: i64,
+    p: SendPayload,
+    origin: Option<Origin>,
+) -> AppResult<SendInput> {
+    if p.reply_to.as_ref().is_some_and(|r| !r.is_null()) {
+        return Err(AppError::validation(
+            "replyTo is not supported yet: send the message without it",
+        ));
+    }
+    Ok(SendInput {
+        conversation_id: Some(chat_id),
+        content: p.content.unwrap_or_default(),
+        client_msg_id: p.client_msg_id.or(p.temp_id),
+        origin,
+        ..Default::default()
+    })
+}
+
+/// `mark_as_read`: moves the user's read position to the end; the room hears `messages_read`.
+pub async fn mark_as_read(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ReadJson> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    let receipt = ctx
+        .app
+        .chat
+        .mark_read(&ctx.identity.user, chat_id.0)
+        .await?;
+    Ok(ReadJson(receipt))
+}
+
+/// `typing`: `{ chatId, isTyping? }`; the server ends it after `TYPING_TIMEOUT_MS`.
+pub async fn typing(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ChatRef> {
+    let TypingPayload { chat_id, is_typing } = parse(payload)?;
+    set_typing(&ctx, chat_id.0, is_typing.unwrap_or(true)).await
+}
+
+/// `stop_typing`.
+pub async fn stop_typing(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ChatRef> {
+    let ChatPayload { chat_id } = parse(payload)?;
+    set_typing(&ctx, chat_id.0, false).await
+}
+
+async fn set_typing(ctx: &SocketCtx, chat_id: i64, typing: bool) -> AppResult<ChatRef> {
+    let id = ctx
+        .app
+        .chat
+        .set_typing(&ctx.identity.user, chat_id, ctx.origin, typing)
+        .await?;
+    Ok(ChatRef::new(id, None))
+}
+
+/// `edit_message`: `{ messageId, content }`, the sender within `EDIT_WINDOW_SECS`; the room
+/// hears `message_edited`.
+pub async fn edit_message(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<MessageJson> {
+    let p: EditPayload = parse(payload)?;
+    let id = p
+        .message_id
+        .ok_or_else(|| AppError::validation("messageId is required"))?;
+    let edited = ctx
+        .app
+        .chat
+        .edit_message(&ctx.identity.user, id.0, p.content)
+        .await?;
+    Ok(MessageJson(edited))
+}
+
+/// `delete_message`: `{ messageId }`, the sender (or a group's admin or moderator); the room
+/// hears `message_deleted`.
+pub async fn delete_message(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<Deleted> {
+    let MessagePayload { message_id } = parse(payload)?;
+    let deleted = ctx
+        .app
+        .chat
+        .delete_message(&ctx.identity.user, message_id.0)
+        .await?;
+    Ok(Deleted::from(&deleted))
+}
