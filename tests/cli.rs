@@ -88,6 +88,8 @@ async fn migrate_up_status_down() {
         "m20261207_000003_create_message_edits",
         "m20261207_000004_add_receipts_kinds_presence",
         "m20261208_000001_add_requests_blocks_mutes",
+        "m20261208_000002_add_reactions_replies_hidden",
+        "m20261208_000003_add_message_search",
     ];
     let (first, last) = (all[0], all[all.len() - 1]);
     let mut steps = vec![

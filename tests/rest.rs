@@ -144,11 +144,14 @@ async fn pagination_search_after_seq_and_delete() {
     assert_eq!(seqs, [4, 5]);
 
     let (_, found) = server.get(&format!("{base}/search?q=alpha"), &tb).await;
-    assert_eq!(found["data"]["total"], 3, "case-insensitive: {found}");
+    assert_eq!(
+        found["data"]["total"], 3,
+        "case-insensitive, by word prefix: {found}"
+    );
     let (_, pct) = server.get(&format!("{base}/search?q=100%25"), &tb).await;
-    assert_eq!(pct["data"]["total"], 1, "% matches itself: {pct}");
+    assert_eq!(pct["data"]["total"], 1, "the word 100: {pct}");
     let (_, under) = server.get(&format!("{base}/search?q=_"), &tb).await;
-    assert_eq!(under["data"]["total"], 0, "_ matches itself");
+    assert_eq!(under["data"]["total"], 0, "punctuation alone finds nothing");
     let (_, paged) = server
         .get(&format!("{base}/search?q=ALPHA&limit=2&page=2"), &tb)
         .await;
@@ -574,5 +577,164 @@ async fn sends_over_the_rate_limit_are_refused_on_both_doors() {
         .await;
     assert_eq!(page["data"]["total"], 4);
     socket.close().await;
+    server.finish().await;
+}
+
+/// Full-text search through the `chats` protocol's routes, on whichever database the suite runs
+/// on: word prefixes, ranked, only the caller's chats, never deleted or hidden messages, edits
+/// followed, pages by keyset cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_text_search_is_ranked_permission_filtered_and_paged_by_cursor() {
+    let server = TestServer::start_with(TestDb::fresh().await, |c| {
+        c.protocols = "chats".to_owned();
+        c.send_rate_per_sec = 0;
+    })
+    .await;
+    let (a, b, c) = (uid(), uid(), uid());
+    let (ta, tb, tc) = (
+        server.token(a.clone()),
+        server.token(b.clone()),
+        server.token(c.clone()),
+    );
+    let open = async |token: &str, other: &Value| -> String {
+        let (status, body) = server
+            .post(
+                "/api/chats/or-create",
+                token,
+                json!({ "recipientId": other }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["data"]["id"].as_str().unwrap().to_owned()
+    };
+    let ab = open(&ta, &b).await;
+    let ac = open(&ta, &c).await;
+    let say = async |token: &str, chat: &str, content: &str| -> String {
+        let (status, body) = server
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                token,
+                json!({ "content": content }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["data"]["id"].as_str().unwrap().to_owned()
+    };
+    say(&ta, &ab, "kiwi kiwi kiwi").await;
+    say(
+        &tb,
+        &ab,
+        "there is a kiwi in this rather long sentence about fruit",
+    )
+    .await;
+    let pie = say(&ta, &ab, "apple pie").await;
+    say(&tb, &ab, "Kiwifruit salad").await;
+    let gone = say(&ta, &ab, "deleted kiwi").await;
+    let hidden = say(&ta, &ab, "hidden kiwi").await;
+    say(&tc, &ac, "kiwi for carol").await;
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/api/chats/messages/{gone}"),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/api/chats/messages/{hidden}?forEveryone=false"),
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .call(
+            Method::PATCH,
+            &format!("/api/chats/messages/{pie}"),
+            Some(&ta),
+            Some(json!({ "content": "kiwi pie" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let contents = |body: &Value| -> Vec<String> {
+        body["data"]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // In one chat: prefixes match, the repeated word ranks first, the deleted and (for b) the
+    // hidden message are left out, the edit is followed.
+    let (status, found) = server
+        .get(&format!("/api/chats/{ab}/search?q=KIWI"), &tb)
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let mut seen = contents(&found);
+    assert_eq!(seen[0], "kiwi kiwi kiwi", "ranked: {found}");
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "Kiwifruit salad",
+            "kiwi kiwi kiwi",
+            "kiwi pie",
+            "there is a kiwi in this rather long sentence about fruit"
+        ]
+    );
+    assert_eq!(found["data"]["pagination"]["total"], 4);
+    let (_, old) = server
+        .get(&format!("/api/chats/{ab}/search?q=apple"), &tb)
+        .await;
+    assert!(
+        contents(&old).is_empty(),
+        "the edit replaced the old words: {old}"
+    );
+
+    // Across chats: only the caller's; a sees the message b hid, and carol's chat.
+    let (_, mine) = server.get("/api/chats/search?q=kiwi", &tb).await;
+    assert_eq!(contents(&mine).len(), 4, "{mine}");
+    let mut pages = Vec::new();
+    let mut next = String::new();
+    loop {
+        let path = format!("/api/chats/search?q=kiwi&limit=2{next}");
+        let (status, page) = server.get(&path, &ta).await;
+        assert_eq!(status, 200, "{page}");
+        pages.extend(contents(&page));
+        match page["data"]["nextCursor"].as_str() {
+            Some(cursor) => {
+                assert_eq!(page["data"]["hasMore"], true);
+                next = format!("&cursor={cursor}");
+            }
+            None => break,
+        }
+        assert!(pages.len() <= 6, "the cursor moves on: {pages:?}");
+    }
+    assert_eq!(pages.len(), 6, "{pages:?}");
+    assert_eq!(pages[0], "kiwi kiwi kiwi");
+    pages.sort();
+    pages.dedup();
+    assert_eq!(pages.len(), 6, "no result twice");
+    assert!(
+        pages.contains(&"kiwi for carol".to_owned()) && pages.contains(&"hidden kiwi".to_owned())
+    );
+
+    // Outsiders, and bad queries.
+    let (status, _) = server
+        .get(&format!("/api/chats/{ab}/search?q=kiwi"), &tc)
+        .await;
+    assert_eq!(status, 403);
+    for bad in ["", "%20", &"x".repeat(201), "kiwi&cursor=nonsense"] {
+        let (status, body) = server.get(&format!("/api/chats/search?q={bad}"), &ta).await;
+        assert_eq!(status, 400, "q={bad}: {body}");
+        assert_eq!(body["error"]["code"], "VALIDATION");
+    }
+    let (status, none) = server.get("/api/chats/search?q=%25%25", &ta).await;
+    assert_eq!(status, 200);
+    assert!(contents(&none).is_empty(), "punctuation finds nothing");
     server.finish().await;
 }

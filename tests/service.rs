@@ -42,6 +42,10 @@ impl EventSink for Recorder {
                 None => format!("{user} left"),
             },
             ChatEvent::MessageDeleted(m) => format!("deleted #{}", m.seq),
+            ChatEvent::MessageHidden { message, user } => format!("{user} hid #{}", message.seq),
+            ChatEvent::ReactionChanged {
+                user, emoji, added, ..
+            } => format!("{user} reacted {emoji} added={added}"),
             ChatEvent::MessageEdited(m) => format!("edited #{} to {}", m.seq, m.content),
             ChatEvent::MessagesRead(r) => format!("read {} up to #{}", r.user, r.last_read_seq),
             ChatEvent::PresenceChanged {
@@ -738,9 +742,14 @@ async fn a_request_is_the_recipients_to_answer_and_a_decline_stops_the_initiator
     // A reply accepts a request too.
     let c = user(3);
     let (second, _) = chat.open_direct(&c, &b).await.unwrap();
+    events.take();
     chat.send_message(&b, in_conversation(second.id, "hi c"))
         .await
         .unwrap();
+    assert_eq!(
+        events.take(),
+        ["2 answered 3: accepted=true", "created hi c #1"]
+    );
     let view = chat.conversation_view(&c, second.id).await.unwrap();
     assert_eq!(view.request, RequestStatus::Accepted);
 }
@@ -875,6 +884,115 @@ async fn an_archived_chat_comes_back_with_a_message_unless_muted() {
         .await
         .unwrap();
     assert_eq!(folder(&chat, &b, Active).await, [id]);
+    // Back by a message, it stays back when muted.
+    let view = chat.mute(&b, id, true).await.unwrap();
+    assert!(view.standing.muted && !view.standing.archived);
+    assert_eq!(folder(&chat, &b, Active).await, [id]);
+    chat.mute(&b, id, false).await.unwrap();
     let view = chat.archive(&b, id, false).await.unwrap();
     assert!(!view.standing.archived);
+}
+
+#[tokio::test]
+async fn replies_react_and_hide_for_one_member() {
+    let (chat, events) = chat().await;
+    let (a, b, c) = (user(1), user(2), user(3));
+    let first = chat
+        .send_message(&a, to(2, "question"))
+        .await
+        .unwrap()
+        .message;
+    let id = first.conversation_id;
+    let other = chat
+        .send_message(&a, to(3, "elsewhere"))
+        .await
+        .unwrap()
+        .message;
+
+    // A reply names its parent and shows a preview; the parent counts it.
+    let reply = SendInput {
+        reply_to: Some(first.id),
+        ..in_conversation(id, "answer")
+    };
+    let answered = chat.send_message(&b, reply).await.unwrap().message;
+    assert_eq!(answered.reply_to, Some(first.id));
+    let preview = answered.reply.as_ref().unwrap();
+    assert_eq!(
+        (preview.preview.as_str(), preview.sender.key()),
+        ("question", "1")
+    );
+    // Not to a message of another chat, nor to one that does not exist: nothing stored.
+    for parent in [other.id, 999_999] {
+        let stray = SendInput {
+            reply_to: Some(parent),
+            ..in_conversation(id, "stray")
+        };
+        let err = chat.send_message(&b, stray).await.unwrap_err();
+        assert_eq!(err.code(), "VALIDATION", "{err}");
+    }
+    assert_eq!(stored(&chat, &a, id).await, 2);
+    let page = parley::service::views::PageRequest { page: 1, limit: 10 };
+    let thread = chat.replies(&a, first.id, page).await.unwrap();
+    assert_eq!(
+        thread.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [answered.id]
+    );
+    let err = chat.replies(&c, first.id, page).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN", "{err}");
+    let history = |viewer: UserId| {
+        let chat = chat.clone();
+        async move {
+            let cursor = parley::service::messages::Cursor::default();
+            chat.history(&viewer, id, page, cursor, true)
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    assert_eq!(history(a.clone()).await[0].reply_count, 1);
+
+    // Reactions: once per user and emoji, counted, `mine` for the caller, told on change.
+    events.take();
+    let view = chat.react(&b, first.id, "👍", true).await.unwrap();
+    assert_eq!((view.reactions[0].count, view.reactions[0].mine), (1, true));
+    chat.react(&b, first.id, "👍", true).await.unwrap();
+    let view = chat.react(&a, first.id, "👍", true).await.unwrap();
+    assert_eq!(view.reactions[0].count, 2);
+    assert_eq!(view.reactions[0].users, ["2", "1"]);
+    assert_eq!(events.take().len(), 2, "a repeat tells nobody");
+    let seen = history(b.clone()).await;
+    assert_eq!(seen[0].reactions[0].count, 2);
+    assert!(seen[0].reactions[0].mine);
+    for bad in ["", "ok", "👍👍", "<b>"] {
+        let err = chat.react(&a, first.id, bad, true).await.unwrap_err();
+        assert_eq!(err.code(), "VALIDATION", "{bad:?}");
+    }
+    let err = chat.react(&c, first.id, "👍", true).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN", "{err}");
+    let view = chat.react(&a, first.id, "👍", false).await.unwrap();
+    assert_eq!(
+        (view.reactions[0].count, view.reactions[0].mine),
+        (1, false)
+    );
+
+    // Deleted for one member: gone from their history only.
+    chat.delete_for_me(&b, first.id).await.unwrap();
+    let ids = |items: Vec<parley::service::views::MessageView>| {
+        items.iter().map(|m| m.id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(history(b.clone()).await), [answered.id]);
+    assert_eq!(ids(history(a.clone()).await), [first.id, answered.id]);
+    let err = chat.delete_for_me(&c, first.id).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN", "{err}");
+
+    // A reply deleted for everyone no longer counts in its thread.
+    chat.delete_message(&b, answered.id).await.unwrap();
+    assert_eq!(history(a.clone()).await[0].reply_count, 0);
+    assert!(
+        chat.replies(&a, first.id, page)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }

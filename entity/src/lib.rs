@@ -10,12 +10,16 @@
 //! - [`message_edit`]: the content each edit of a message replaced.
 //! - [`read_mark`]: every move of a read position, for who read a message and when.
 //! - [`block`]: who blocks whom.
+//! - [`reaction`]: emoji reactions to messages.
+//! - [`hidden_message`]: messages a member deleted for themselves only.
 
 pub mod block;
 pub mod conversation;
+pub mod hidden_message;
 pub mod message;
 pub mod message_edit;
 pub mod participant;
+pub mod reaction;
 pub mod read_mark;
 pub mod user;
 
@@ -23,9 +27,11 @@ pub mod user;
 pub mod prelude {
     pub use crate::block::Entity as Block;
     pub use crate::conversation::Entity as Conversation;
+    pub use crate::hidden_message::Entity as HiddenMessage;
     pub use crate::message::Entity as Message;
     pub use crate::message_edit::Entity as MessageEdit;
     pub use crate::participant::Entity as Participant;
+    pub use crate::reaction::Entity as Reaction;
     pub use crate::read_mark::Entity as ReadMark;
     pub use crate::user::Entity as User;
 }

@@ -44,8 +44,10 @@ pub struct Model {
     pub attachment_duration_ms: Option<i64>,
     /// [`KIND_TEXT`], [`KIND_IMAGE`], [`KIND_FILE`], [`KIND_VOICE`] or [`KIND_SYSTEM`].
     pub kind: String,
-    /// The message this one replies to.
+    /// The message this one replies to (in the same conversation).
     pub reply_to: Option<i64>,
+    /// How many messages reply to this one (deleted replies not counted).
+    pub reply_count: i64,
     /// The sender's own id for this send, for idempotent retries.
     pub client_msg_id: Option<String>,
     /// When the receiver of a direct message read it.

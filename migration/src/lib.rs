@@ -14,6 +14,8 @@ mod m20261207_000002_add_group_details;
 mod m20261207_000003_create_message_edits;
 mod m20261207_000004_add_receipts_kinds_presence;
 mod m20261208_000001_add_requests_blocks_mutes;
+mod m20261208_000002_add_reactions_replies_hidden;
+mod m20261208_000003_add_message_search;
 
 /// The ordered list of parley's migrations.
 #[derive(Debug)]
@@ -29,6 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000003_create_message_edits::Migration),
             Box::new(m20261207_000004_add_receipts_kinds_presence::Migration),
             Box::new(m20261208_000001_add_requests_blocks_mutes::Migration),
+            Box::new(m20261208_000002_add_reactions_replies_hidden::Migration),
+            Box::new(m20261208_000003_add_message_search::Migration),
         ]
     }
 }

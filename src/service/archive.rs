@@ -67,12 +67,12 @@ impl Chat {
         if mute {
             if me.muted_at.is_none() {
                 let now = Some(crate::time::now());
-                self.set_own(
-                    user,
-                    conversation_id,
-                    &[(participant::Column::MutedAt, now.into())],
-                )
-                .await?;
+                let mut changes = vec![(participant::Column::MutedAt, now.into())];
+                // A message brought it back from the archive: muting does not put it back.
+                if me.archived_seq.is_some() && !archived(&me, conv.last_seq) {
+                    changes.push((participant::Column::ArchivedSeq, Option::<i64>::None.into()));
+                }
+                self.set_own(user, conversation_id, &changes).await?;
             }
         } else {
             let none: Option<chrono::DateTime<chrono::Utc>> = None;

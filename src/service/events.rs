@@ -4,7 +4,7 @@
 //! change made through any door reaches every client in its own shape.
 
 use crate::ids::UserId;
-use crate::service::views::{MessageView, PresenceView, ReadReceipt};
+use crate::service::views::{MessageView, PresenceView, ReactionCount, ReadReceipt};
 
 /// The client connection an event came from, so that it is not told back to it. Opaque to the
 /// service: the transport gives each connection one (a Socket.IO session id).
@@ -68,6 +68,28 @@ pub enum ChatEvent<'a> {
     MessageEdited(&'a MessageView),
     /// A message was soft-deleted.
     MessageDeleted(&'a MessageView),
+    /// A member deleted a message for themselves only: only their own clients are told.
+    MessageHidden {
+        /// The message (still there for everyone else).
+        message: &'a MessageView,
+        /// Who no longer sees it.
+        user: &'a UserId,
+    },
+    /// A member added or removed a reaction.
+    ReactionChanged {
+        /// The message.
+        message_id: i64,
+        /// Its conversation.
+        conversation_id: i64,
+        /// Who reacted.
+        user: &'a UserId,
+        /// With what.
+        emoji: &'a str,
+        /// Added (`true`) or removed.
+        added: bool,
+        /// The message's reactions now (`mine` for nobody).
+        reactions: &'a [ReactionCount],
+    },
     /// A user's read position moved (or was re-affirmed).
     MessagesRead(&'a ReadReceipt),
     /// What others see of a user's presence changed: their first socket connected, their last

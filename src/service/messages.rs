@@ -1,16 +1,18 @@
 //! Messages: sending (validated, idempotent, numbered, acknowledged after commit, broadcast in
 //! order), history pages, search and soft delete.
 
-use entity::{conversation, message, message_edit, participant};
-use sea_orm::sea_query::{Expr, OnConflict};
+use entity::{conversation, hidden_message, message, message_edit, participant};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
+use crate::service::reactions::reactions_of;
 use crate::service::store::{ConvRef, Member, current_last_seq, find_direct, pair_key};
+use crate::service::threads::{count_replies, fill_previews};
 use crate::service::users::{Profiles, user_view};
 use crate::service::views::{AttachmentDetails, MessageView, Page, PageRequest, Sent};
 use crate::service::{Chat, ChatEvent, settle, users};
@@ -28,8 +30,6 @@ const MAX_MIME: usize = 127;
 const MAX_ATTACHMENT_SIZE: i64 = (1 << 53) - 1;
 /// Longest voice message a client may state: a day, in milliseconds.
 const MAX_DURATION_MS: i64 = 24 * 60 * 60 * 1000;
-/// Longest search term, in characters.
-pub const MAX_SEARCH_TERM: usize = 200;
 /// Longest `last_message` preview kept on a conversation, in characters.
 const PREVIEW_CHARS: usize = 500;
 
@@ -65,6 +65,8 @@ pub struct SendInput {
     /// `text` (the default), `image`, `file` or `voice`, in any case; `system` is the
     /// server's own and refused from clients.
     pub kind: Option<String>,
+    /// The message this one replies to: a live message of the same conversation.
+    pub reply_to: Option<i64>,
 }
 
 impl SendInput {
@@ -89,6 +91,16 @@ impl Chat {
         self.charge(sender)?;
         let input = self.validate(input)?;
         let (target, first_part) = self.target(sender, &input).await?;
+        if let Some(parent) = input.reply_to {
+            match &target {
+                Target::Existing(conv) => self.check_reply(conv.id, parent).await?,
+                Target::NewDirect(..) => {
+                    return Err(AppError::validation(
+                        "replyTo must be a message of this chat, which has none yet",
+                    ));
+                }
+            }
+        }
         let known = match &target {
             Target::Existing(conv) => Some(conv.clone()),
             Target::NewDirect(..) => None,
@@ -121,11 +133,11 @@ impl Chat {
         after_seq: Option<i64>,
     ) -> AppResult<Page<MessageView>> {
         self.require_participant(user, conversation_id).await?;
-        let mut query = visible(conversation_id);
+        let mut query = visible(conversation_id).filter(self.not_hidden_from(user));
         if let Some(after) = after_seq {
             query = query.filter(message::Column::Seq.gt(after));
         }
-        let found = self.page_of(query, page).await?;
+        let found = self.page_of(query, page, user).await?;
         if let Some(last) = found.items.iter().map(|m| m.seq).max() {
             self.delivered_by_fetch(user, conversation_id, last).await;
         }
@@ -164,7 +176,8 @@ impl Chat {
             message::Entity::find().filter(message::Column::ConversationId.eq(conversation_id))
         } else {
             visible(conversation_id)
-        };
+        }
+        .filter(self.not_hidden_from(user));
         if let Some(before) = before {
             query = query.filter(message::Column::Seq.lt(before));
         }
@@ -183,51 +196,8 @@ impl Chat {
             self.delivered_by_fetch(user, conversation_id, last.seq)
                 .await;
         }
-        let items = self.message_views(rows).await?;
+        let items = self.message_views(rows, Some(user)).await?;
         Ok(page.wrap(items, total))
-    }
-
-    /// A page of the conversation's messages whose content contains `term`, case-insensitively.
-    pub async fn search_messages(
-        &self,
-        user: &UserId,
-        conversation_id: i64,
-        term: &str,
-        page: PageRequest,
-    ) -> AppResult<Page<MessageView>> {
-        let term = term.trim();
-        if term.is_empty() {
-            return Err(AppError::validation("q must not be empty"));
-        }
-        if has_forbidden_control(term) {
-            return Err(AppError::validation(
-                "q must not contain control characters",
-            ));
-        }
-        if term.chars().count() > MAX_SEARCH_TERM {
-            return Err(AppError::validation(format!(
-                "q must be at most {MAX_SEARCH_TERM} characters"
-            )));
-        }
-        self.require_participant(user, conversation_id).await?;
-        // `%`, `_` and the escape character match themselves; both sides are lowered by the
-        // database, so the term and the content fold case the same way.
-        let escaped: String = term
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        let placeholder = match self.db.get_database_backend() {
-            DbBackend::Postgres => "$1",
-            _ => "?",
-        };
-        let query = visible(conversation_id).filter(Expr::cust_with_values(
-            format!("LOWER(content) LIKE LOWER({placeholder}) ESCAPE '\\'"),
-            [format!("%{escaped}%")],
-        ));
-        self.page_of(query, page).await
     }
 
     /// Soft-deletes a message. Its sender may, and in a group its admins and moderators; all
@@ -385,10 +355,11 @@ impl Chat {
         }
     }
 
-    async fn page_of(
+    pub(crate) async fn page_of(
         &self,
         query: Select<message::Entity>,
         page: PageRequest,
+        viewer: &UserId,
     ) -> AppResult<Page<MessageView>> {
         let total = query.clone().count(&self.db).await?;
         let rows = query
@@ -397,26 +368,81 @@ impl Chat {
             .limit(page.limit)
             .all(&self.db)
             .await?;
-        let items = self.message_views(rows).await?;
+        let items = self.message_views(rows, Some(viewer)).await?;
         Ok(page.wrap(items, total))
     }
 
-    /// Stored messages with their senders and receivers.
-    async fn message_views(&self, rows: Vec<message::Model>) -> AppResult<Vec<MessageView>> {
+    /// Stored messages with their senders and receivers, the previews of the messages they
+    /// reply to, and their reactions (`mine` for `viewer`).
+    pub(crate) async fn message_views(
+        &self,
+        rows: Vec<message::Model>,
+        viewer: Option<&UserId>,
+    ) -> AppResult<Vec<MessageView>> {
         let keys: Vec<String> = rows
             .iter()
             .flat_map(|m| [Some(m.sender_id.clone()), m.receiver_id.clone()])
             .flatten()
             .collect();
         let users = self.load_users(&self.db, keys).await?;
-        Ok(rows
+        let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+        let mut reactions = reactions_of(&self.db, &ids, viewer).await?;
+        let mut views: Vec<MessageView> = rows
             .into_iter()
             .map(|m| {
                 let sender = users::pick(&users, &m.sender_id);
                 let receiver = m.receiver_id.as_deref().map(|r| users::pick(&users, r));
-                MessageView::new(m, sender, receiver)
+                let mut view = MessageView::new(m, sender, receiver);
+                view.reactions = reactions.remove(&view.id).unwrap_or_default();
+                view
             })
-            .collect())
+            .collect();
+        fill_previews(&self.db, &self.caches.profiles, &mut views).await?;
+        Ok(views)
+    }
+
+    /// A filter that leaves out the messages `user` deleted for themselves.
+    pub(crate) fn not_hidden_from(&self, user: &UserId) -> sea_orm::sea_query::SimpleExpr {
+        message::Column::Id.not_in_subquery(
+            Query::select()
+                .column(hidden_message::Column::MessageId)
+                .from(hidden_message::Entity)
+                .and_where(hidden_message::Column::UserId.eq(user.key()))
+                .to_owned(),
+        )
+    }
+
+    /// `user` deletes message `message_id` for themselves only: it leaves their history,
+    /// search and threads, and stays for everyone else. Any member may, for any live message
+    /// of their conversation; a repeat changes nothing. Only their own sockets are told
+    /// ([`ChatEvent::MessageHidden`]).
+    pub async fn delete_for_me(&self, user: &UserId, message_id: i64) -> AppResult<MessageView> {
+        let (found, _) = self.live_message(user, message_id).await?;
+        let now = crate::time::now();
+        let inserted = hidden_message::Entity::insert(hidden_message::ActiveModel {
+            user_id: Set(user.key().to_owned()),
+            message_id: Set(message_id),
+            created_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                hidden_message::Column::UserId,
+                hidden_message::Column::MessageId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        let view = message_view(&self.db, &self.caches.profiles, found).await?;
+        let view = self.limits.public_profile.show_message(view);
+        if inserted > 0 {
+            self.publish(&ChatEvent::MessageHidden {
+                message: &view,
+                user,
+            });
+        }
+        Ok(view)
     }
 }
 
@@ -455,7 +481,10 @@ pub(crate) async fn message_view<C: ConnectionTrait>(
         Some(r) => Some(user_view(conn, profiles, r).await?),
         None => None,
     };
-    Ok(MessageView::new(m, sender, receiver))
+    let mut view = [MessageView::new(m, sender, receiver)];
+    fill_previews(conn, profiles, &mut view).await?;
+    let [view] = view;
+    Ok(view)
 }
 
 /// The kind a client asked for, as stored: `text` when it named none; `system` is refused
@@ -601,7 +630,8 @@ pub(crate) fn same_send(stored: &message::Model, input: &SendInput) -> AppResult
             && stored.attachment_name == input.attachment.name
             && stored.attachment_mime == input.attachment.mime
             && stored.attachment_size == input.attachment.size
-            && stored.attachment_duration_ms == input.attachment.duration_ms);
+            && stored.attachment_duration_ms == input.attachment.duration_ms
+            && stored.reply_to == input.reply_to);
     if !same_target || !same_message {
         return Err(AppError::Conflict(
             "clientMsgId was already used for a different message".to_owned(),
@@ -728,6 +758,10 @@ pub(crate) async fn soft_delete(
         .filter(message_edit::Column::MessageId.eq(message_id))
         .exec(txn)
         .await?;
+    // A deleted reply no longer counts in its thread.
+    if let Some(parent) = deleted.reply_to {
+        count_replies(txn, &[(parent, -1)]).await?;
+    }
     if deleted.seq == current_last_seq(txn, conv).await? {
         let latest = visible(conv.id)
             .order_by_desc(message::Column::Seq)

@@ -3,7 +3,10 @@
 //! and lookups usable inside a transaction.
 
 use entity::{conversation, participant};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Value,
+};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{AppError, AppResult};
@@ -157,5 +160,33 @@ pub(crate) async fn membership<C: ConnectionTrait>(
         _ => Err(AppError::Forbidden(format!(
             "not a participant of conversation {conversation_id}"
         ))),
+    }
+}
+
+/// The values of a raw statement, with their placeholders: numbered, so a value can be used
+/// twice (`$n` on PostgreSQL, `?n` on SQLite).
+#[derive(Debug)]
+pub(crate) struct Params {
+    backend: DbBackend,
+    /// The values, in placeholder order.
+    pub(crate) values: Vec<Value>,
+}
+
+impl Params {
+    /// No values yet, for `backend`.
+    pub(crate) fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds a value; returns its placeholder.
+    pub(crate) fn push(&mut self, value: Value) -> String {
+        self.values.push(value);
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => format!("?{}", self.values.len()),
+        }
     }
 }

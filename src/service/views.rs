@@ -80,6 +80,12 @@ pub struct MessageView {
     pub kind: String,
     /// Replied-to message id.
     pub reply_to: Option<i64>,
+    /// What the replied-to message shows (when it was loaded with the message).
+    pub reply: Option<ReplyPreview>,
+    /// How many live messages reply to this one.
+    pub reply_count: i64,
+    /// Reactions, by emoji, in the order each emoji was first used (when loaded).
+    pub reactions: Vec<ReactionCount>,
     /// The sender's client message id.
     pub client_msg_id: Option<String>,
     /// When the receiver read it.
@@ -113,6 +119,9 @@ impl MessageView {
             },
             kind: m.kind,
             reply_to: m.reply_to,
+            reply: None,
+            reply_count: m.reply_count,
+            reactions: Vec::new(),
             client_msg_id: m.client_msg_id,
             read_at: m.read_at,
             created_at: m.created_at,
@@ -126,6 +135,45 @@ impl MessageView {
     pub fn recipients(&self) -> impl Iterator<Item = &UserId> {
         self.receiver.iter().map(|r| &r.id)
     }
+}
+
+/// What a reply shows of the message it replies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyPreview {
+    /// The replied-to message.
+    pub id: i64,
+    /// Its sender.
+    pub sender: UserId,
+    /// The start of its content (empty once it is deleted).
+    pub preview: String,
+    /// Its kind.
+    pub kind: String,
+    /// Whether it was deleted since.
+    pub deleted: bool,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReactionCount {
+    /// The emoji.
+    pub emoji: String,
+    /// How many users reacted with it.
+    pub count: i64,
+    /// Who, earliest first (their user keys).
+    pub users: Vec<String>,
+    /// Whether the user the view is for is among them.
+    pub mine: bool,
+}
+
+/// A message's reactions after a change.
+#[derive(Clone, Debug)]
+pub struct ReactionsView {
+    /// The message.
+    pub message_id: i64,
+    /// Its conversation.
+    pub conversation_id: i64,
+    /// By emoji, `mine` for the user who asked.
+    pub reactions: Vec<ReactionCount>,
 }
 
 /// The result of a send: the message, and whether this call stored it or found it stored by an

@@ -23,7 +23,7 @@ use futures_util::FutureExt;
 use entity::{message, participant};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, Statement, Value,
+    DbErr, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, Statement,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,7 +32,8 @@ use crate::ids::UserId;
 use crate::service::blocks::{self, blocked_pairs};
 use crate::service::events::{ChatEvent, EventSink};
 use crate::service::messages::{SendInput, Target, accept, create_direct, message_view, same_send};
-use crate::service::store::{ConvRef, OrderLocks};
+use crate::service::store::{ConvRef, OrderLocks, Params};
+use crate::service::threads::count_replies;
 use crate::service::users::{Profiles, PublicFields, insert_stub};
 use crate::service::views::{MessageView, Sent};
 use crate::service::{begin_write, settle};
@@ -148,8 +149,8 @@ struct Store {
 
 /// What became of one send in a batch.
 enum Outcome {
-    /// Stored now.
-    Created(MessageView),
+    /// Stored now; `answered` when it accepted a chat request to its sender.
+    Created { view: MessageView, answered: bool },
     /// Stored by an earlier send with the same client message id.
     Repeat(MessageView),
     /// Refused.
@@ -208,7 +209,7 @@ impl Store {
         // Only now that they are committed are the rows' users worth remembering; a user that
         // came from the cache keeps its entry's age.
         for outcome in &outcomes {
-            if let Outcome::Created(view) | Outcome::Repeat(view) = outcome {
+            if let Outcome::Created { view, .. } | Outcome::Repeat(view) = outcome {
                 for user in std::iter::once(&view.sender).chain(&view.receiver) {
                     self.profiles.fill(user.id.key().to_owned(), user.clone());
                 }
@@ -218,7 +219,10 @@ impl Store {
         let outcomes: Vec<Outcome> = outcomes
             .into_iter()
             .map(|outcome| match outcome {
-                Outcome::Created(view) => Outcome::Created(self.public.show_message(view)),
+                Outcome::Created { view, answered } => Outcome::Created {
+                    view: self.public.show_message(view),
+                    answered,
+                },
                 Outcome::Repeat(view) => Outcome::Repeat(self.public.show_message(view)),
                 failed @ Outcome::Failed(_) => failed,
             })
@@ -226,7 +230,20 @@ impl Store {
         // Broadcast everything first (in `seq` order), then answer: a sender that sees its
         // acknowledgement knows the room has been told.
         for (job, outcome) in jobs.iter().zip(&outcomes) {
-            if let Outcome::Created(message) = outcome {
+            if let Outcome::Created {
+                view: message,
+                answered,
+            } = outcome
+            {
+                // The initiator of the request this message accepted hears that first.
+                if *answered && let Some(initiator) = &message.receiver {
+                    self.events.publish(&ChatEvent::RequestAnswered {
+                        conversation_id: message.conversation_id,
+                        by: &job.sender,
+                        initiator: &initiator.id,
+                        accepted: true,
+                    });
+                }
                 // A direct conversation this message opened: its two members hear of it first.
                 if let Target::NewDirect(first, second) = &job.target
                     && message.seq == 1
@@ -246,7 +263,7 @@ impl Store {
         }
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
             let answer = match outcome {
-                Outcome::Created(message) => Ok(Sent {
+                Outcome::Created { view: message, .. } => Ok(Sent {
                     message,
                     created: true,
                 }),
@@ -298,6 +315,8 @@ impl Store {
         let mut created_directs: HashMap<(String, String), ConvRef> = HashMap::new();
         insert_stubs(txn, jobs, now).await?;
         let mut refusals = refused(txn, jobs).await?;
+        // The sends that accepted a chat request to their sender.
+        let mut answered: HashSet<usize> = HashSet::new();
         for (i, job) in jobs.iter().enumerate() {
             if let Some(stored) = job.idempotency_key().and_then(|k| found.remove(&own(k))) {
                 outcomes.push(Some(self.repeat(txn, job, stored).await));
@@ -323,8 +342,14 @@ impl Store {
                     }
                 }
             };
-            if job.first_part {
-                accept(txn, conv.id, &job.sender, now).await?;
+            // A first part in a direct conversation another opened accepts its request.
+            if job.first_part
+                && accept(txn, conv.id, &job.sender, now).await?
+                && self.direct_requests
+                && conv.pair.is_some()
+                && matches!(job.target, Target::Existing(_))
+            {
+                answered.insert(i);
             }
             outcomes.push(None);
             fresh.push((i, conv));
@@ -345,7 +370,7 @@ impl Store {
                     attachment_size: Set(job.input.attachment.size),
                     attachment_duration_ms: Set(job.input.attachment.duration_ms),
                     kind: Set(job.input.kind().to_owned()),
-                    reply_to: Set(None),
+                    reply_to: Set(job.input.reply_to),
                     client_msg_id: Set(job.input.client_msg_id.clone()),
                     read_at: Set(None),
                     created_at: Set(now),
@@ -355,6 +380,17 @@ impl Store {
                     ..Default::default()
                 }
             });
+            // Each reply counts in its thread.
+            let mut parents: Vec<(i64, i64)> = Vec::new();
+            for (i, _) in &fresh {
+                if let Some(parent) = jobs[*i].input.reply_to {
+                    match parents.iter_mut().find(|(p, _)| *p == parent) {
+                        Some((_, n)) => *n += 1,
+                        None => parents.push((parent, 1)),
+                    }
+                }
+            }
+            count_replies(txn, &parents).await?;
             let mut stored: HashMap<(i64, i64), message::Model> =
                 message::Entity::insert_many(rows)
                     .exec_with_returning(txn)
@@ -366,9 +402,10 @@ impl Store {
                 let m = stored.remove(&(conv.id, seq)).ok_or_else(|| {
                     DbErr::RecordNotFound(format!("message {seq} of conversation {}", conv.id))
                 })?;
-                outcomes[*i] = Some(Outcome::Created(
-                    message_view(txn, &self.profiles, m).await?,
-                ));
+                outcomes[*i] = Some(Outcome::Created {
+                    view: message_view(txn, &self.profiles, m).await?,
+                    answered: answered.contains(i),
+                });
             }
         }
         Ok(outcomes
@@ -536,31 +573,6 @@ async fn take_seqs(
             Ok(*seq - 1)
         })
         .collect()
-}
-
-/// The values of a raw statement, with their placeholders: numbered, so a value can be used
-/// twice (`$n` on PostgreSQL, `?n` on SQLite).
-struct Params {
-    backend: DbBackend,
-    values: Vec<Value>,
-}
-
-impl Params {
-    fn new(backend: DbBackend) -> Self {
-        Self {
-            backend,
-            values: Vec::new(),
-        }
-    }
-
-    /// Adds a value; returns its placeholder.
-    fn push(&mut self, value: Value) -> String {
-        self.values.push(value);
-        match self.backend {
-            DbBackend::Postgres => format!("${}", self.values.len()),
-            _ => format!("?{}", self.values.len()),
-        }
-    }
 }
 
 fn own((sender, key): (&str, &str)) -> (String, String) {

@@ -1,4 +1,4 @@
-// 6. GET /conversations/:id/search: case-insensitive, paginated, % and _ literal.
+// 6. GET /conversations/:id/search: full-text, by word prefix, ranked, paginated.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,14 +15,14 @@ async function search(user, conversationId, q, extra = '') {
   return res.body.data;
 }
 
-test('search is case-insensitive, paginated, and treats % and _ literally', async () => {
+test('search finds words by prefix, case-insensitively, ranked, in pages, never elsewhere', async () => {
   const alice = newUser();
   const bob = newUser();
   const contents = [
     'Hello World',
     'well, hello there',
     'goodbye',
-    'HELLO again',
+    'HELLO again, hello hello',
     '100% sure',
     '100 percent',
     'snake_case',
@@ -38,31 +38,38 @@ test('search is case-insensitive, paginated, and treats % and _ literally', asyn
   // A message in another conversation must never show up.
   const carol = newUser();
   await restSend(alice, { receiverId: carol.id, content: 'hello carol' });
+  const sorted = (data) => data.messages.map((m) => m.content).sort();
 
   let data = await search(alice, conversationId, 'hello');
   assertPage(data, { total: 3, page: 1, totalPages: 1, count: 3 });
-  assert.deepEqual(data.messages.map((m) => m.content), ['Hello World', 'well, hello there', 'HELLO again']);
-  assert.deepEqual(data.messages.map((m) => m.seq), [1, 2, 4], 'results in seq order');
+  assert.deepEqual(sorted(data), ['HELLO again, hello hello', 'Hello World', 'well, hello there']);
+  assert.equal(data.messages[0].content, 'HELLO again, hello hello', 'the word three times ranks first');
   assert.ok(data.messages.every((m) => m.conversation_id === conversationId));
 
   data = await search(bob, conversationId, 'hElLo');
   assert.equal(data.total, 3);
+  data = await search(bob, conversationId, 'hel');
+  assert.equal(data.total, 3, 'a word matches by its start');
+  data = await search(bob, conversationId, 'hello world');
+  assert.deepEqual(sorted(data), ['Hello World'], 'every word must match');
 
-  data = await search(alice, conversationId, 'hello', '&limit=2&page=1');
-  assertPage(data, { total: 3, page: 1, totalPages: 2, count: 2 });
-  assert.deepEqual(data.messages.map((m) => m.content), ['Hello World', 'well, hello there']);
-  data = await search(alice, conversationId, 'hello', '&limit=2&page=2');
-  assertPage(data, { total: 3, page: 2, totalPages: 2, count: 1 });
-  assert.deepEqual(data.messages.map((m) => m.content), ['HELLO again']);
+  // Pages of the same ranking hold every result once.
+  const p1 = await search(alice, conversationId, 'hello', '&limit=2&page=1');
+  assertPage(p1, { total: 3, page: 1, totalPages: 2, count: 2 });
+  const p2 = await search(alice, conversationId, 'hello', '&limit=2&page=2');
+  assertPage(p2, { total: 3, page: 2, totalPages: 2, count: 1 });
+  assert.deepEqual(
+    [...p1.messages, ...p2.messages].map((m) => m.content).sort(),
+    sorted(await search(alice, conversationId, 'hello')),
+  );
 
+  // Punctuation separates words and finds nothing by itself.
   data = await search(alice, conversationId, '%');
-  assert.deepEqual(data.messages.map((m) => m.content), ['100% sure'], '% matches only itself');
+  assert.deepEqual(data.messages, []);
   data = await search(alice, conversationId, '100%');
-  assert.deepEqual(data.messages.map((m) => m.content), ['100% sure']);
-  data = await search(alice, conversationId, '_');
-  assert.deepEqual(data.messages.map((m) => m.content), ['snake_case'], '_ matches only itself');
+  assert.deepEqual(sorted(data), ['100 percent', '100% sure']);
   data = await search(alice, conversationId, 'snake_case');
-  assert.equal(data.total, 1);
+  assert.deepEqual(sorted(data), ['snake_case']);
 
   data = await search(alice, conversationId, 'nothing like this');
   assert.equal(data.total, 0);

@@ -1,6 +1,6 @@
 //! The socket events of the `chats` protocol: `join_chat`, `leave_chat`, `send_message`,
-//! `mark_as_read`, `typing`, `stop_typing`, `edit_message`, `delete_message`. Each parses its
-//! payload, calls the service, and returns its answer.
+//! `mark_as_read`, `typing`, `stop_typing`, `edit_message`, `delete_message`, `add_reaction`,
+//! `remove_reaction`. Each parses its payload, calls the service, and returns its answer.
 
 use std::sync::Arc;
 
@@ -9,8 +9,8 @@ use socketioxide::extract::SocketRef;
 use crate::error::{AppError, AppResult};
 use crate::protocols::chats::chat_room;
 use crate::protocols::chats::wire::{
-    ChatPayload, ChatRef, Deleted, EditPayload, MessageJson, MessagePayload, ReadJson, SendPayload,
-    TypingPayload,
+    ChatPayload, ChatRef, DeletePayload, Deleted, EditPayload, MessageJson, ReactionPayload,
+    ReactionsJson, ReadJson, SendPayload, TypingPayload,
 };
 use crate::service::Origin;
 use crate::service::messages::SendInput;
@@ -53,16 +53,12 @@ pub(crate) fn send_input(
     p: SendPayload,
     origin: Option<Origin>,
 ) -> AppResult<SendInput> {
-    if p.reply_to.as_ref().is_some_and(|r| !r.is_null()) {
-        return Err(AppError::validation(
-            "replyTo is not supported yet: send the message without it",
-        ));
-    }
     Ok(SendInput {
         conversation_id: Some(chat_id),
         content: p.content.unwrap_or_default(),
         client_msg_id: p.client_msg_id.or(p.temp_id),
         origin,
+        reply_to: p.reply_to.map(|id| id.0),
         ..Default::default()
     })
 }
@@ -130,18 +126,63 @@ pub async fn edit_message(
     Ok(MessageJson(edited))
 }
 
-/// `delete_message`: `{ messageId }`, the sender (or a group's admin or moderator); the room
-/// hears `message_deleted`.
+/// `delete_message`: `{ messageId, forEveryone? }`. For everyone (the default): the sender, or
+/// a group's admin or moderator, and the room hears `message_deleted`; for the caller only
+/// (`forEveryone: false`): any member, and only their own sockets hear it.
 pub async fn delete_message(
     ctx: Arc<SocketCtx>,
     _socket: SocketRef,
     payload: Payload,
 ) -> AppResult<Deleted> {
-    let MessagePayload { message_id } = parse(payload)?;
-    let deleted = ctx
+    let p: DeletePayload = parse(payload)?;
+    delete(
+        &ctx.app.chat,
+        &ctx.identity.user,
+        p.message_id.0,
+        p.for_everyone()?,
+    )
+    .await
+}
+
+/// Deletes a message for everyone or for `user` only (REST and socket alike).
+pub(crate) async fn delete(
+    chat: &crate::service::Chat,
+    user: &crate::ids::UserId,
+    message_id: i64,
+    for_everyone: bool,
+) -> AppResult<Deleted> {
+    let deleted = if for_everyone {
+        chat.delete_message(user, message_id).await?
+    } else {
+        chat.delete_for_me(user, message_id).await?
+    };
+    Ok(Deleted::new(&deleted, for_everyone))
+}
+
+/// `add_reaction`: `{ messageId, emoji }`; the room hears `reaction_added`.
+pub async fn add_reaction(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ReactionsJson> {
+    react(&ctx, payload, true).await
+}
+
+/// `remove_reaction`: `{ messageId, emoji }`; the room hears `reaction_removed`.
+pub async fn remove_reaction(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<ReactionsJson> {
+    react(&ctx, payload, false).await
+}
+
+async fn react(ctx: &SocketCtx, payload: Payload, add: bool) -> AppResult<ReactionsJson> {
+    let ReactionPayload { message_id, emoji } = parse(payload)?;
+    let view = ctx
         .app
         .chat
-        .delete_message(&ctx.identity.user, message_id.0)
+        .react(&ctx.identity.user, message_id.0, &emoji, add)
         .await?;
-    Ok(Deleted::from(&deleted))
+    Ok(ReactionsJson(view))
 }

@@ -38,8 +38,12 @@ pub const TYPING: &str = "typing";
 pub const STOP_TYPING: &str = "stop_typing";
 /// Client event: edit a message.
 pub const EDIT_MESSAGE: &str = "edit_message";
-/// Client event: delete a message.
+/// Client event: delete a message (for everyone, or for the caller only).
 pub const DELETE_MESSAGE: &str = "delete_message";
+/// Client event: react to a message with an emoji.
+pub const ADD_REACTION: &str = "add_reaction";
+/// Client event: take a reaction back.
+pub const REMOVE_REACTION: &str = "remove_reaction";
 
 /// Server event: a message in a chat whose room the socket is in.
 pub const MESSAGE_RECEIVED: &str = "message_received";
@@ -47,6 +51,10 @@ pub const MESSAGE_RECEIVED: &str = "message_received";
 pub const MESSAGE_EDITED: &str = "message_edited";
 /// Server event: a message was deleted.
 pub const MESSAGE_DELETED: &str = "message_deleted";
+/// Server event: someone reacted to a message.
+pub const REACTION_ADDED: &str = "reaction_added";
+/// Server event: someone took a reaction back.
+pub const REACTION_REMOVED: &str = "reaction_removed";
 /// Server event: someone read the chat.
 pub const MESSAGES_READ: &str = "messages_read";
 /// Server event: someone is typing.
@@ -87,4 +95,6 @@ pub fn connect(socket: &SocketRef, ctx: &Arc<SocketCtx>) {
     on(socket, ctx, STOP_TYPING, events::stop_typing);
     on(socket, ctx, EDIT_MESSAGE, events::edit_message);
     on(socket, ctx, DELETE_MESSAGE, events::delete_message);
+    on(socket, ctx, ADD_REACTION, events::add_reaction);
+    on(socket, ctx, REMOVE_REACTION, events::remove_reaction);
 }

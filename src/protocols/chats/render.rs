@@ -1,17 +1,18 @@
 //! The service's events in the `chats` vocabulary, to this protocol's rooms.
 
-use crate::protocols::chats::wire::{Answered, Deleted, Message, Read, Request, Typing};
+use crate::protocols::chats::wire::{Answered, Deleted, Message, Reacted, Read, Request, Typing};
 use crate::protocols::chats::{
     CHAT_ACCEPTED, CHAT_REJECTED, CHAT_REQUEST, MESSAGE_DELETED, MESSAGE_EDITED, MESSAGE_RECEIVED,
-    MESSAGES_READ, USER_STOPPED_TYPING, USER_TYPING, chat_room, user_room, user_room_of,
+    MESSAGES_READ, REACTION_ADDED, REACTION_REMOVED, USER_STOPPED_TYPING, USER_TYPING, chat_room,
+    user_room, user_room_of,
 };
 use crate::service::ChatEvent;
 use crate::transport::broadcast::Broadcaster;
 
 /// Says `event` to the rooms that should hear it:
 ///
-/// - a new message, an edit, a delete and a read receipt to the chat's room (the sender's own
-///   sockets in it included);
+/// - a new message, an edit, a delete, a reaction and a read receipt to the chat's room (the
+///   sender's own sockets in it included); a delete for one member to their own sockets;
 /// - typing to the chat's room, but the typing socket and the sockets of members who block the
 ///   typist;
 /// - a new chat request to its recipient's sockets as `chat_request`, and its answer to the
@@ -87,7 +88,30 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
         ChatEvent::MessageDeleted(m) => out.to_room(
             chat_room(m.conversation_id),
             MESSAGE_DELETED,
-            &Deleted::from(m),
+            &Deleted::new(m, true),
+        ),
+        ChatEvent::MessageHidden { message, user } => {
+            out.to_room(
+                user_room(user),
+                MESSAGE_DELETED,
+                &Deleted::new(message, false),
+            );
+        }
+        ChatEvent::ReactionChanged {
+            message_id,
+            conversation_id,
+            user,
+            emoji,
+            added,
+            reactions,
+        } => out.to_room(
+            chat_room(conversation_id),
+            if added {
+                REACTION_ADDED
+            } else {
+                REACTION_REMOVED
+            },
+            &Reacted::new(message_id, conversation_id, user, emoji, reactions),
         ),
         ChatEvent::MessagesRead(r) => {
             out.to_room(chat_room(r.conversation_id), MESSAGES_READ, &Read::from(r));

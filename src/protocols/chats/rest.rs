@@ -11,18 +11,19 @@ use serde::Deserialize;
 
 use crate::error::{AppError, AppResult};
 use crate::ids::{Id, UserId};
-use crate::protocols::chats::events::send_input;
+use crate::protocols::chats::events::{delete, send_input};
 use crate::protocols::chats::wire::{
-    Block, BlockedList, ChatJson, ChatPage, MessageJson, MessagePage, OrCreatePayload, ReadJson,
-    SendPayload,
+    Block, BlockedList, ChatJson, ChatPage, DeletePayload, Deleted, MessageJson, MessagePage,
+    OrCreatePayload, ReactionsJson, ReadJson, SearchResults, SendPayload,
 };
 use crate::protocols::chats::{CHATS_PREFIX, USERS_PREFIX};
 use crate::service::conversations::Folder;
 use crate::service::messages::Cursor;
+use crate::service::search::{SearchCursor, SearchFrom};
 use crate::state::AppState;
 use crate::transport::rest::{
-    ApiJson, ApiPath, ApiQuery, AuthUser, Envelope, PageQuery, SearchQuery, detached,
-    idempotency_key, method_not_allowed, store_message,
+    ApiJson, ApiPath, ApiQuery, AuthUser, Envelope, PageQuery, detached, idempotency_key,
+    method_not_allowed, store_message,
 };
 
 /// Default page size of chat lists.
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/requests", get(requests))
         .route("/archived", get(archived))
         .route("/or-create", post(or_create))
+        .route("/search", get(search_all))
         .route("/{chat}", get(details))
         .route("/{chat}/accept", post(accept))
         .route("/{chat}/reject", post(reject))
@@ -47,6 +49,16 @@ pub fn routes() -> Router<AppState> {
         .route("/{chat}/messages", get(history).post(send))
         .route("/{chat}/read", post(read))
         .route("/{chat}/search", get(search))
+        .route(
+            "/messages/{message}",
+            axum::routing::patch(edit_message).delete(delete_message),
+        )
+        .route("/messages/{message}/replies", get(replies))
+        .route("/messages/{message}/reactions", post(add_reaction))
+        .route(
+            "/messages/{message}/reactions/{emoji}",
+            axum::routing::delete(remove_reaction),
+        )
         .method_not_allowed_fallback(method_not_allowed);
     let users = Router::new()
         .route("/blocked", get(blocked))
@@ -281,18 +293,157 @@ pub async fn read(
     Ok(Envelope::ok(ReadJson(receipt)).message("Messages marked as read"))
 }
 
-/// `GET /:chatId/search?q=`: messages containing `q`, case-insensitively, oldest first.
+/// The query of a search: `q`, `page` and `limit`, or `cursor` and `limit`.
+#[derive(Debug, Deserialize)]
+pub struct SearchRequest {
+    #[serde(flatten)]
+    page: PageQuery,
+    /// The words to find.
+    q: Option<String>,
+    /// Where the previous page's `nextCursor` said to carry on.
+    cursor: Option<String>,
+}
+
+/// `GET /:chatId/search?q=`: the chat's messages matching `q`, best first.
 pub async fn search(
+    state: State<AppState>,
+    me: AuthUser,
+    ApiPath(chat): ApiPath<String>,
+    query: ApiQuery<SearchRequest>,
+) -> AppResult<Envelope<SearchResults>> {
+    let id = Id::parse(&chat, "chat id")?;
+    find(state, me, Some(id.0), query).await
+}
+
+/// `GET /search?q=`: the messages of all the caller's chats matching `q`, best first.
+pub async fn search_all(
+    state: State<AppState>,
+    me: AuthUser,
+    query: ApiQuery<SearchRequest>,
+) -> AppResult<Envelope<SearchResults>> {
+    find(state, me, None, query).await
+}
+
+async fn find(
     State(app): State<AppState>,
     AuthUser(me): AuthUser,
-    ApiPath(chat): ApiPath<String>,
-    ApiQuery(query): ApiQuery<SearchQuery>,
-) -> AppResult<Envelope<MessagePage>> {
-    let id = Id::parse(&chat, "chat id")?;
+    chat: Option<i64>,
+    ApiQuery(query): ApiQuery<SearchRequest>,
+) -> AppResult<Envelope<SearchResults>> {
     let page = query.page.resolve(DEFAULT_MESSAGES)?;
+    let from = match query.cursor.as_deref().map(str::trim) {
+        None | Some("") => SearchFrom::Page(page.page),
+        Some(cursor) => SearchFrom::After(SearchCursor::decode(cursor)?),
+    };
     let term = query.q.as_deref().unwrap_or_default();
-    let found = app.chat.search_messages(&me.user, id.0, term, page).await?;
+    let found = app
+        .chat
+        .search(&me.user, chat, term, page.limit, from)
+        .await?;
+    Ok(Envelope::ok(SearchResults::new(found, page, from)))
+}
+
+/// The body of `PATCH /messages/:messageId`.
+#[derive(Debug, Deserialize)]
+pub struct EditRequest {
+    /// The new text.
+    content: String,
+}
+
+/// `PATCH /messages/:messageId`: `{ content }`, the sender within `EDIT_WINDOW_SECS`.
+pub async fn edit_message(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(message): ApiPath<String>,
+    ApiJson(body): ApiJson<EditRequest>,
+) -> AppResult<Envelope<MessageJson>> {
+    let id = Id::parse(&message, "message id")?;
+    let chat = app.chat.clone();
+    let edited =
+        detached(async move { chat.edit_message(&me.user, id.0, body.content).await }).await?;
+    Ok(Envelope::ok(MessageJson(edited)).message("Message edited"))
+}
+
+/// The query of `DELETE /messages/:messageId`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteQuery {
+    /// `false`: for the caller only.
+    for_everyone: Option<String>,
+    /// `me` or `everyone`.
+    delete_for: Option<String>,
+}
+
+/// `DELETE /messages/:messageId`: for everyone (the default), or with `forEveryone=false` (or
+/// `deleteFor=me`) for the caller only.
+pub async fn delete_message(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(message): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
+) -> AppResult<Envelope<Deleted>> {
+    let id = Id::parse(&message, "message id")?;
+    let for_everyone = match query.for_everyone.as_deref() {
+        None => None,
+        Some("true" | "1") => Some(true),
+        Some("false" | "0") => Some(false),
+        Some(_) => return Err(AppError::validation("forEveryone must be true or false")),
+    };
+    let asked = DeletePayload {
+        message_id: id,
+        for_everyone,
+        delete_for: query.delete_for,
+    };
+    let for_everyone = asked.for_everyone()?;
+    let chat = app.chat.clone();
+    let deleted =
+        detached(async move { delete(&chat, &me.user, id.0, for_everyone).await }).await?;
+    Ok(Envelope::ok(deleted).message("Message deleted"))
+}
+
+/// `GET /messages/:messageId/replies`: the message's live replies, oldest first.
+pub async fn replies(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(message): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> AppResult<Envelope<MessagePage>> {
+    let id = Id::parse(&message, "message id")?;
+    let page = query.resolve(DEFAULT_MESSAGES)?;
+    let found = app.chat.replies(&me.user, id.0, page).await?;
     Ok(Envelope::ok(MessagePage::in_order(found, page.limit)))
+}
+
+/// The body of `POST /messages/:messageId/reactions`.
+#[derive(Debug, Deserialize)]
+pub struct ReactionRequest {
+    /// The emoji.
+    emoji: String,
+}
+
+/// `POST /messages/:messageId/reactions`: `{ emoji }`; the room hears `reaction_added`.
+pub async fn add_reaction(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath(message): ApiPath<String>,
+    ApiJson(body): ApiJson<ReactionRequest>,
+) -> AppResult<Envelope<ReactionsJson>> {
+    let id = Id::parse(&message, "message id")?;
+    let chat = app.chat.clone();
+    let view = detached(async move { chat.react(&me.user, id.0, &body.emoji, true).await }).await?;
+    Ok(Envelope::ok(ReactionsJson(view)).message("Reaction added"))
+}
+
+/// `DELETE /messages/:messageId/reactions/:emoji`; the room hears `reaction_removed`.
+pub async fn remove_reaction(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    ApiPath((message, emoji)): ApiPath<(String, String)>,
+) -> AppResult<Envelope<ReactionsJson>> {
+    let id = Id::parse(&message, "message id")?;
+    let chat = app.chat.clone();
+    let view = detached(async move { chat.react(&me.user, id.0, &emoji, false).await }).await?;
+    Ok(Envelope::ok(ReactionsJson(view)).message("Reaction removed"))
 }
 
 /// `POST /api/users/:userId/block`.

@@ -5,8 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{Id, UserId};
+use crate::service::search::{SearchFrom, SearchPage};
+use crate::service::views::PageRequest;
 use crate::service::views::{
-    BlockView, ConversationView, MessageView, Page, ReadReceipt, UserView,
+    BlockView, ConversationView, MessageView, Page, ReactionCount, ReactionsView, ReadReceipt,
+    ReplyPreview, UserView,
 };
 use crate::time::serde_rfc3339;
 use crate::transport::rest::Pagination;
@@ -60,6 +63,9 @@ pub struct Message<'a> {
     message_type: &'a str,
     seq: i64,
     client_msg_id: Option<&'a str>,
+    reply_to: Option<ReplyTo<'a>>,
+    reply_count: i64,
+    reactions: Vec<Reaction<'a>>,
     is_edited: bool,
     #[serde(serialize_with = "serde_rfc3339::option")]
     edited_at: Option<Time>,
@@ -84,6 +90,9 @@ impl<'a> From<&'a MessageView> for Message<'a> {
             message_type: message_type(&m.kind),
             seq: m.seq,
             client_msg_id: m.client_msg_id.as_deref(),
+            reply_to: m.reply.as_ref().map(ReplyTo::from),
+            reply_count: m.reply_count,
+            reactions: m.reactions.iter().map(Reaction::from).collect(),
             is_edited: m.edited_at.is_some(),
             edited_at: m.edited_at,
             is_deleted: m.deleted_at.is_some(),
@@ -93,6 +102,122 @@ impl<'a> From<&'a MessageView> for Message<'a> {
             sender: User::from(&m.sender),
         }
     }
+}
+
+/// What a reply shows of the message it replies to: `{ _id, id, senderId, content,
+/// messageType, isDeleted }` (`content` is the start of it).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplyTo<'a> {
+    #[serde(rename = "_id")]
+    object_id: String,
+    id: String,
+    sender_id: &'a str,
+    content: &'a str,
+    message_type: &'a str,
+    is_deleted: bool,
+}
+
+impl<'a> From<&'a ReplyPreview> for ReplyTo<'a> {
+    fn from(r: &'a ReplyPreview) -> Self {
+        Self {
+            object_id: r.id.to_string(),
+            id: r.id.to_string(),
+            sender_id: r.sender.key(),
+            content: &r.preview,
+            message_type: message_type(&r.kind),
+            is_deleted: r.deleted,
+        }
+    }
+}
+
+/// One emoji's reactions: `{ emoji, count, users, reacted }` (`reacted`: the user the answer
+/// is for is among `users`; left out of room broadcasts).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction<'a> {
+    emoji: &'a str,
+    count: i64,
+    users: &'a [String],
+    reacted: bool,
+}
+
+impl<'a> From<&'a ReactionCount> for Reaction<'a> {
+    fn from(r: &'a ReactionCount) -> Self {
+        Self {
+            emoji: &r.emoji,
+            count: r.count,
+            users: &r.users,
+            reacted: r.mine,
+        }
+    }
+}
+
+/// The answer to a reaction: `{ messageId, chatId, reactions }`.
+#[derive(Debug)]
+pub struct ReactionsJson(pub ReactionsView);
+
+impl Serialize for ReactionsJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer<'a> {
+            message_id: String,
+            chat_id: String,
+            reactions: Vec<Reaction<'a>>,
+        }
+        Answer {
+            message_id: self.0.message_id.to_string(),
+            chat_id: self.0.conversation_id.to_string(),
+            reactions: self.0.reactions.iter().map(Reaction::from).collect(),
+        }
+        .serialize(s)
+    }
+}
+
+/// `reaction_added` / `reaction_removed`: `{ messageId, chatId, userId, emoji, reactions }`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reacted<'a> {
+    /// The message.
+    pub message_id: String,
+    /// Its chat.
+    pub chat_id: String,
+    /// Who reacted.
+    pub user_id: &'a str,
+    /// With what.
+    pub emoji: &'a str,
+    /// The message's reactions now.
+    pub reactions: Vec<Reaction<'a>>,
+}
+
+impl<'a> Reacted<'a> {
+    /// The broadcast of a change to `reactions` of a message.
+    pub fn new(
+        message_id: i64,
+        chat_id: i64,
+        user: &'a UserId,
+        emoji: &'a str,
+        reactions: &'a [ReactionCount],
+    ) -> Self {
+        Self {
+            message_id: message_id.to_string(),
+            chat_id: chat_id.to_string(),
+            user_id: user.key(),
+            emoji,
+            reactions: reactions.iter().map(Reaction::from).collect(),
+        }
+    }
+}
+
+/// `add_reaction` / `remove_reaction`: `{ messageId, emoji }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionPayload {
+    /// The message.
+    pub message_id: Id,
+    /// The emoji.
+    pub emoji: String,
 }
 
 /// A stored message as an owned answer.
@@ -220,6 +345,37 @@ impl MessagePage {
     }
 }
 
+/// Search results, best first: `{ messages, pagination, hasMore, nextCursor }`
+/// (`pagination` for pages read by number).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResults {
+    messages: Vec<MessageJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<Pagination>,
+    has_more: bool,
+    next_cursor: Option<String>,
+}
+
+impl SearchResults {
+    /// `found`, read as `page` (its limit, and its number unless `from` is a cursor).
+    pub fn new(found: SearchPage, page: PageRequest, from: SearchFrom) -> Self {
+        let pagination = match from {
+            SearchFrom::Page(_) => Some(Pagination::of(
+                &page.wrap(Vec::<()>::new(), found.total),
+                page.limit,
+            )),
+            SearchFrom::After(_) => None,
+        };
+        Self {
+            messages: found.items.into_iter().map(MessageJson).collect(),
+            pagination,
+            has_more: found.next.is_some(),
+            next_cursor: found.next.map(|c| c.encode()),
+        }
+    }
+}
+
 /// `{ chatId }`, the payload of most chat events.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -246,8 +402,8 @@ pub struct SendPayload {
     pub chat_id: Option<Id>,
     /// The text.
     pub content: Option<String>,
-    /// The message replied to (not built yet: refused).
-    pub reply_to: Option<serde_json::Value>,
+    /// The message this one replies to (a message of the same chat).
+    pub reply_to: Option<Id>,
     /// The client's temporary id; repeating it repeats nothing.
     pub temp_id: Option<String>,
     /// The client's id for this send; repeating it repeats nothing.
@@ -273,12 +429,43 @@ pub struct EditPayload {
     pub content: String,
 }
 
-/// `delete_message`: `{ messageId }`.
+/// `delete_message`: `{ messageId, forEveryone? }` (or `deleteFor: "me" | "everyone"`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MessagePayload {
+pub struct DeletePayload {
     /// The message.
     pub message_id: Id,
+    /// `false`: for the caller only; `true` (the default): for everyone.
+    pub for_everyone: Option<bool>,
+    /// `me` or `everyone`.
+    pub delete_for: Option<String>,
+}
+
+impl DeletePayload {
+    /// Whether the delete is for everyone (the default) or for the caller only.
+    pub fn for_everyone(&self) -> Result<bool, crate::error::AppError> {
+        let named = match self
+            .delete_for
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => None,
+            Some("everyone") => Some(true),
+            Some("me") => Some(false),
+            Some(_) => {
+                return Err(crate::error::AppError::validation(
+                    "deleteFor must be me or everyone",
+                ));
+            }
+        };
+        match (self.for_everyone, named) {
+            (Some(a), Some(b)) if a != b => Err(crate::error::AppError::validation(
+                "forEveryone and deleteFor disagree",
+            )),
+            (a, b) => Ok(a.or(b).unwrap_or(true)),
+        }
+    }
 }
 
 /// `{ chatId, lastSeq? }`: the answer to entering and leaving a room, and to typing.
@@ -344,7 +531,7 @@ pub struct Typing<'a> {
     pub is_typing: bool,
 }
 
-/// `message_deleted`: `{ messageId, chatId, deletedAt }`.
+/// `message_deleted`: `{ messageId, chatId, deletedAt, forEveryone }`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deleted {
@@ -352,14 +539,17 @@ pub struct Deleted {
     chat_id: String,
     #[serde(serialize_with = "serde_rfc3339::option")]
     deleted_at: Option<Time>,
+    for_everyone: bool,
 }
 
-impl From<&MessageView> for Deleted {
-    fn from(m: &MessageView) -> Self {
+impl Deleted {
+    /// A delete of `m` for everyone (`true`) or for one member.
+    pub fn new(m: &MessageView, for_everyone: bool) -> Self {
         Self {
             message_id: m.id.to_string(),
             chat_id: m.conversation_id.to_string(),
-            deleted_at: m.deleted_at,
+            deleted_at: if for_everyone { m.deleted_at } else { None },
+            for_everyone,
         }
     }
 }

@@ -76,6 +76,7 @@ pub async fn send(ctx: Arc<SocketCtx>, _socket: SocketRef, payload: Payload) -> 
         origin: Some(ctx.origin),
         kind: None,
         attachment: Default::default(),
+        reply_to: None,
     };
     let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
     Ok(SentAck(sent.message))

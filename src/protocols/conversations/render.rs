@@ -137,5 +137,7 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
                 },
             );
         }
+        // Reactions and deletes for one member have no words in this vocabulary.
+        ChatEvent::ReactionChanged { .. } | ChatEvent::MessageHidden { .. } => {}
     }
 }

@@ -76,6 +76,7 @@ pub async fn send(
         origin: None,
         kind: None,
         attachment: Default::default(),
+        reply_to: None,
     };
     let (message, status) = store_message(&app, me.user, input).await?;
     Ok(Envelope::ok(MessageJson::from(message))

@@ -93,6 +93,7 @@ pub(crate) fn send_input(
         client_msg_id: p.client_msg_id.or(p.temp_id),
         origin,
         kind: p.kind,
+        reply_to: p.reply_to_id.map(|id| id.0),
     })
 }
 

@@ -195,5 +195,7 @@ pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
                 user_id: user.key(),
             },
         ),
+        // Reactions and deletes for one member have no words in this vocabulary.
+        ChatEvent::ReactionChanged { .. } | ChatEvent::MessageHidden { .. } => {}
     }
 }

@@ -273,6 +273,8 @@ pub struct SendPayload {
     pub temp_id: Option<String>,
     /// The client's id for this send; repeating it repeats nothing.
     pub client_msg_id: Option<String>,
+    /// The message this one replies to (a message of the same chat).
+    pub reply_to_id: Option<Id>,
 }
 
 /// `create_chat`, and the body of `POST /sessions`.
