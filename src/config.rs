@@ -6,6 +6,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The upload types accepted by default: common images, video, audio, PDF, plain text, ZIP.
+pub const DEFAULT_UPLOAD_MIME_TYPES: &str = "image/jpeg,image/png,image/gif,image/webp,\
+video/mp4,video/webm,video/quicktime,audio/mpeg,audio/ogg,audio/wav,audio/x-wav,audio/webm,\
+audio/mp4,audio/m4a,audio/x-m4a,application/pdf,text/plain,application/zip";
+
 /// The default database: an SQLite file in the working directory, created if missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://parley.db?mode=rwc";
 
@@ -153,6 +158,79 @@ pub struct Config {
     )]
     pub protocols: String,
 
+    /// Directory uploaded files are kept in (created if missing), unless `UPLOAD_STORAGE_URL`
+    /// names object storage.
+    #[arg(long, env = "UPLOAD_DIR", default_value = "uploads", global = true)]
+    pub upload_dir: PathBuf,
+
+    /// S3-compatible object storage for uploaded files: `s3://BUCKET`. Unset: `UPLOAD_DIR`.
+    #[arg(long, env = "UPLOAD_STORAGE_URL", global = true)]
+    pub upload_storage_url: Option<String>,
+
+    /// The S3 endpoint (`https://s3.eu-west-1.amazonaws.com`, `http://minio:9000`); unset: the
+    /// `AWS_*` variables' (AWS itself by default).
+    #[arg(long, env = "S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+
+    /// The S3 region; unset: `AWS_REGION` (or `us-east-1`).
+    #[arg(long, env = "S3_REGION", global = true)]
+    pub s3_region: Option<String>,
+
+    /// The S3 access key id; unset: `AWS_ACCESS_KEY_ID`.
+    #[arg(long, env = "S3_ACCESS_KEY_ID", global = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// The S3 secret access key; unset: `AWS_SECRET_ACCESS_KEY`.
+    #[arg(
+        long,
+        env = "S3_SECRET_ACCESS_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Largest uploaded file, in bytes.
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024, global = true)]
+    pub max_upload_bytes: u64,
+
+    /// MIME types accepted for uploads, by their content, comma-separated; `type/*` accepts a
+    /// whole family.
+    #[arg(
+        long,
+        env = "UPLOAD_MIME_TYPES",
+        default_value = DEFAULT_UPLOAD_MIME_TYPES,
+        global = true
+    )]
+    pub upload_mime_types: String,
+
+    /// Seconds an upload's request body may take to arrive.
+    #[arg(
+        long,
+        env = "UPLOAD_TIMEOUT_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub upload_timeout_secs: u64,
+
+    /// Seconds a signed file link works.
+    #[arg(
+        long,
+        env = "MEDIA_URL_TTL_SECS",
+        default_value_t = 86_400,
+        global = true
+    )]
+    pub media_url_ttl_secs: u64,
+
+    /// Key of signed file links. Unset: derived from `JWT_SECRET` (random per run with
+    /// `JWT_PUBLIC_KEY_FILE`).
+    #[arg(long, env = "MEDIA_URL_SECRET", global = true, hide_env_values = true)]
+    pub media_url_secret: Option<String>,
+
+    /// The origin file links start with (`https://chat.example.com`). Unset: links are paths
+    /// on this server (`/api/media/files/...`).
+    #[arg(long, env = "PUBLIC_URL", default_value = "", global = true)]
+    pub public_url: String,
+
     /// Chat requests: `on` (a direct chat opened by one user is a request the other accepts or
     /// rejects) or `off` (it is open for both at once). Unset: `on` when `PROTOCOLS` includes
     /// `chats`, `off` otherwise.
@@ -223,6 +301,18 @@ impl Config {
             return Err(format!(
                 "TYPING_TIMEOUT_MS must be between 1 and {MAX_TYPING_TIMEOUT_MS}"
             ));
+        }
+        if self.max_upload_bytes == 0 || !(1..=86_400).contains(&self.upload_timeout_secs) {
+            return Err(
+                "MAX_UPLOAD_BYTES must be at least 1 and UPLOAD_TIMEOUT_SECS between 1 and 86400"
+                    .to_owned(),
+            );
+        }
+        if !(60..=30 * 86_400).contains(&self.media_url_ttl_secs) {
+            return Err("MEDIA_URL_TTL_SECS must be between 60 and 2592000".to_owned());
+        }
+        if self.media_url_secret.as_deref() == Some("") {
+            return Err("MEDIA_URL_SECRET is set but empty".to_owned());
         }
         if !(100..=600_000).contains(&self.socket_auth_timeout_ms) {
             return Err("SOCKET_AUTH_TIMEOUT_MS must be between 100 and 600000".to_owned());
@@ -313,6 +403,18 @@ impl Config {
             socket_auth_timeout_ms: 10_000,
             protocols: "conversations".to_owned(),
             direct_requests: None,
+            upload_dir: PathBuf::from("uploads"),
+            upload_storage_url: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            max_upload_bytes: 25 * 1024 * 1024,
+            upload_mime_types: DEFAULT_UPLOAD_MIME_TYPES.to_owned(),
+            upload_timeout_secs: 300,
+            media_url_ttl_secs: 86_400,
+            media_url_secret: None,
+            public_url: String::new(),
             cors_origins: "*".to_owned(),
             shutdown_timeout_secs: 10,
             http_header_timeout_ms: 10_000,
@@ -350,6 +452,24 @@ impl std::fmt::Debug for Config {
             .field("socket_auth_timeout_ms", &self.socket_auth_timeout_ms)
             .field("protocols", &self.protocols)
             .field("direct_requests", &self.direct_requests)
+            .field("upload_dir", &self.upload_dir)
+            .field("upload_storage_url", &self.upload_storage_url)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_region", &self.s3_region)
+            .field("s3_access_key_id", &self.s3_access_key_id)
+            .field(
+                "s3_secret_access_key",
+                &self.s3_secret_access_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("upload_mime_types", &self.upload_mime_types)
+            .field("upload_timeout_secs", &self.upload_timeout_secs)
+            .field("media_url_ttl_secs", &self.media_url_ttl_secs)
+            .field(
+                "media_url_secret",
+                &self.media_url_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("public_url", &self.public_url)
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("http_header_timeout_ms", &self.http_header_timeout_ms)

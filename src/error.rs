@@ -43,6 +43,9 @@ pub enum AppError {
     /// One of two users blocks the other: no chat, message or typing between them.
     #[error("{0}")]
     Blocked(String),
+    /// An upload whose content is of a type not accepted, or not the type it claims.
+    #[error("{0}")]
+    UnsupportedMedia(String),
     /// Too many requests.
     #[error("{0}")]
     RateLimited(String),
@@ -94,6 +97,7 @@ impl AppError {
             Self::Unprocessable(_) => "UNPROCESSABLE",
             Self::EditWindowExpired(_) => "EDIT_WINDOW_EXPIRED",
             Self::Blocked(_) => "BLOCKED",
+            Self::UnsupportedMedia(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::RateLimited(_) => "RATE_LIMITED",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
@@ -113,6 +117,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EditWindowExpired(_) | Self::Blocked(_) => StatusCode::FORBIDDEN,
+            Self::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -234,6 +239,12 @@ mod tests {
                 AppError::EditWindowExpired("x".into()),
                 403,
                 "EDIT_WINDOW_EXPIRED",
+            ),
+            (AppError::Blocked("b".into()), 403, "BLOCKED"),
+            (
+                AppError::UnsupportedMedia("m".into()),
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
             ),
             (AppError::RateLimited("r".into()), 429, "RATE_LIMITED"),
             (AppError::Unavailable("u".into()), 503, "UNAVAILABLE"),

@@ -97,6 +97,11 @@ pub async fn run(
     let verifier = TokenVerifier::new(&config, &secret).map_err(RunError::Config)?;
     let protocols = Protocol::parse_list(&config.protocols).map_err(RunError::Config)?;
     let spoken: Vec<_> = protocols.iter().map(|p| p.spoken()).collect();
+    let uploads: Vec<&'static str> = protocols.iter().filter_map(|p| p.uploads()).collect();
+    let media = match protocols.iter().find_map(|p| p.file_links()) {
+        Some(links) => Some(Arc::new(media(&config, &secret, links).await?)),
+        None => None,
+    };
 
     let db = db::connect(&config).await?;
     db::migrate(&db).await?;
@@ -135,6 +140,7 @@ pub async fn run(
             edit_window: (config.edit_window_secs > 0)
                 .then(|| std::time::Duration::from_secs(config.edit_window_secs)),
             direct_requests: config.direct_requests(),
+            media,
         },
         Arc::new(broadcaster.clone()),
     );
@@ -166,7 +172,9 @@ pub async fn run(
         .layer(TraceLayer::new_for_http())
         .layer(cors(&config.cors_origins)?);
 
-    let mut server = Server::start(listener, router, &serve::Limits::from_config(&config));
+    let mut limits = serve::Limits::from_config(&config);
+    limits.uploads.0 = uploads;
+    let mut server = Server::start(listener, router, &limits);
     tracing::info!(
         database = %config::redact_url(&config.database_url),
         protocols = %config.protocols,
@@ -228,4 +236,81 @@ fn cors(origins: &str) -> Result<CorsLayer, RunError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(layer.allow_origin(AllowOrigin::list(list)))
+}
+
+/// The storage of uploaded files (`UPLOAD_STORAGE_URL`, else `UPLOAD_DIR`) and how their links
+/// are made: under `links` (the download route's path) on `PUBLIC_URL`, signed with
+/// `MEDIA_URL_SECRET` or a key derived from `JWT_SECRET`.
+async fn media(
+    config: &Config,
+    jwt_secret: &str,
+    links: &str,
+) -> Result<service::media::Media, RunError> {
+    use hmac::Mac;
+    use object_store::ObjectStore;
+
+    let store: Arc<dyn ObjectStore> = match &config.upload_storage_url {
+        Some(url) => {
+            // The S3 client's TLS uses ring, as its request signing does.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let mut s3 = object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
+            if let Some(endpoint) = &config.s3_endpoint {
+                s3 = s3
+                    .with_endpoint(endpoint.as_str())
+                    .with_allow_http(endpoint.starts_with("http://"));
+            }
+            if let Some(region) = &config.s3_region {
+                s3 = s3.with_region(region.as_str());
+            }
+            if let Some(key) = &config.s3_access_key_id {
+                s3 = s3.with_access_key_id(key.as_str());
+            }
+            if let Some(secret) = &config.s3_secret_access_key {
+                s3 = s3.with_secret_access_key(secret.as_str());
+            }
+            let s3 = s3
+                .build()
+                .map_err(|e| RunError::Config(format!("UPLOAD_STORAGE_URL: {e}")))?;
+            Arc::new(s3)
+        }
+        None => {
+            tokio::fs::create_dir_all(&config.upload_dir)
+                .await
+                .map_err(|e| {
+                    RunError::Config(format!("UPLOAD_DIR {}: {e}", config.upload_dir.display()))
+                })?;
+            let local = object_store::local::LocalFileSystem::new_with_prefix(&config.upload_dir)
+                .map_err(|e| RunError::Config(format!("UPLOAD_DIR: {e}")))?;
+            Arc::new(local)
+        }
+    };
+    let key = match (&config.media_url_secret, jwt_secret) {
+        (Some(secret), _) => secret.as_bytes().to_vec(),
+        (None, "") => {
+            tracing::warn!(
+                "MEDIA_URL_SECRET is not set and tokens are not HS256: file links are signed \
+                 with a random key and stop working at a restart (and on other nodes)"
+            );
+            rand::random::<[u8; 32]>().to_vec()
+        }
+        (None, secret) => {
+            let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes())
+                .map_err(|e| RunError::Config(format!("JWT_SECRET: {e}")))?;
+            mac.update(b"parley file links");
+            mac.finalize().into_bytes().to_vec()
+        }
+    };
+    let settings = service::media::MediaSettings {
+        max_bytes: config.max_upload_bytes,
+        allowed: config
+            .upload_mime_types
+            .split(',')
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        link_ttl: std::time::Duration::from_secs(config.media_url_ttl_secs),
+        link_base: format!("{}{links}", config.public_url.trim_end_matches('/')),
+        key,
+    };
+    Ok(service::media::Media::new(store, settings))
 }

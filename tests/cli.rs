@@ -90,6 +90,7 @@ async fn migrate_up_status_down() {
         "m20261208_000001_add_requests_blocks_mutes",
         "m20261208_000002_add_reactions_replies_hidden",
         "m20261208_000003_add_message_search",
+        "m20261208_000004_create_media_files",
     ];
     let (first, last) = (all[0], all[all.len() - 1]);
     let mut steps = vec![

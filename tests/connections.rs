@@ -308,6 +308,7 @@ async fn closer_app() -> (
     let limits = Limits {
         header_timeout: Duration::from_secs(10),
         max_connections: 100,
+        uploads: (Vec::new(), Duration::from_secs(10)),
     };
     (
         Server::start(listener, router, &limits),

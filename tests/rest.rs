@@ -738,3 +738,281 @@ async fn full_text_search_is_ranked_permission_filtered_and_paged_by_cursor() {
     assert!(contents(&none).is_empty(), "punctuation finds nothing");
     server.finish().await;
 }
+
+/// A 3 x 2 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0x12, 0x16, 0xF1,
+    0x4D, 0x00, 0x00, 0x00, 0x12, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0x00,
+    0x44, 0x0C, 0x10, 0x62, 0x00, 0x00, 0x3E, 0x8F, 0x05, 0xFB, 0xF7, 0x5A, 0xAE, 0xE5, 0x00, 0x00,
+    0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// Where uploads go in [`uploads_are_typed_limited_signed_and_members_only`]: a fresh local
+/// directory, or the S3-compatible server `PARLEY_TEST_S3_ENDPOINT` names (its bucket
+/// `PARLEY_TEST_S3_BUCKET`), which `scripts/test` starts.
+enum Storage {
+    Local(std::path::PathBuf),
+    S3 { endpoint: String, bucket: String },
+}
+
+impl Storage {
+    /// Every storage the run has: the local directory, and S3 when an endpoint is given (it
+    /// must be when `PARLEY_REQUIRE_S3` is set, as CI sets it).
+    fn all() -> Vec<Self> {
+        let dir = std::env::temp_dir().join(format!("parley-uploads-{}", unique()));
+        let mut all = vec![Self::Local(dir)];
+        match std::env::var("PARLEY_TEST_S3_ENDPOINT") {
+            Ok(endpoint) if !endpoint.is_empty() => all.push(Self::S3 {
+                endpoint,
+                bucket: std::env::var("PARLEY_TEST_S3_BUCKET")
+                    .unwrap_or_else(|_| "parley-test".to_owned()),
+            }),
+            _ => assert!(
+                std::env::var_os("PARLEY_REQUIRE_S3").is_none(),
+                "PARLEY_REQUIRE_S3 is set but PARLEY_TEST_S3_ENDPOINT is not"
+            ),
+        }
+        all
+    }
+
+    fn tune(&self, c: &mut parley::config::Config) {
+        match self {
+            Self::Local(dir) => c.upload_dir = dir.clone(),
+            Self::S3 { endpoint, bucket } => {
+                c.upload_storage_url = Some(format!("s3://{bucket}"));
+                c.s3_endpoint = Some(endpoint.clone());
+                c.s3_region = Some("us-east-1".to_owned());
+                c.s3_access_key_id = Some("test".to_owned());
+                c.s3_secret_access_key = Some("test".to_owned());
+            }
+        }
+    }
+
+    /// The stored files' keys (the local directory's files; on S3 the bucket's keys).
+    async fn keys(&self) -> Vec<String> {
+        match self {
+            Self::Local(dir) => {
+                let mut found = Vec::new();
+                let mut dirs = vec![dir.clone()];
+                while let Some(d) = dirs.pop() {
+                    let Ok(entries) = std::fs::read_dir(&d) else {
+                        continue;
+                    };
+                    for entry in entries.flatten() {
+                        let path = entry.path();
+                        if path.is_dir() {
+                            dirs.push(path);
+                        } else {
+                            found.push(path.display().to_string());
+                        }
+                    }
+                }
+                found.sort();
+                found
+            }
+            Self::S3 { endpoint, bucket } => {
+                let listing = reqwest::get(format!("{endpoint}/{bucket}?list-type=2"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                let mut keys: Vec<String> = listing
+                    .split("<Key>")
+                    .skip(1)
+                    .filter_map(|part| part.split("</Key>").next())
+                    .map(str::to_owned)
+                    .collect();
+                keys.sort();
+                keys
+            }
+        }
+    }
+}
+
+/// Uploads through the `chats` protocol's media routes, on the local directory and on S3: a
+/// real PNG stored with its type, size and dimensions, sent with `send_media`, downloaded by its
+/// signed link without a token by the other member; before it is sent only its uploader may
+/// read it, an outsider never; an altered or expired link, a file over the limit, a mislabelled
+/// or unaccepted type, a non-member's upload: refused, nothing left in storage; the uploader's
+/// delete removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_typed_limited_signed_and_members_only() {
+    for storage in Storage::all() {
+        let server = TestServer::start_with(TestDb::fresh().await, |c| {
+            c.protocols = "chats".to_owned();
+            c.send_rate_per_sec = 0;
+            c.max_upload_bytes = 64 * 1024;
+            storage.tune(c);
+        })
+        .await;
+        let before = storage.keys().await;
+        let (a, b, c) = (uid(), uid(), uid());
+        let (ta, tb, tc) = (
+            server.token(a.clone()),
+            server.token(b.clone()),
+            server.token(c.clone()),
+        );
+        let (_, opened) = server
+            .post("/api/chats/or-create", &ta, json!({ "recipientId": b }))
+            .await;
+        let chat = opened["data"]["id"].as_str().unwrap().to_owned();
+        let http = reqwest::Client::new();
+        let upload = async |token: &str, bytes: Vec<u8>, name: &str, mime: &str, chat_id: &str| {
+            // The seed's client appends the file first, then the chat.
+            let file = reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.to_owned())
+                .mime_str(mime)
+                .unwrap();
+            let form = reqwest::multipart::Form::new()
+                .part("file", file)
+                .text("chatId", chat_id.to_owned());
+            let resp = http
+                .post(format!("{}/api/media/upload-chat-media", server.url))
+                .bearer_auth(token)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            (status, body)
+        };
+        let fetch = async |url: &str, token: Option<&str>| {
+            let mut req = http.get(format!("{}{url}", server.url));
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let kind = resp
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, kind, resp.bytes().await.unwrap().to_vec())
+        };
+
+        let (status, stored) = upload(&ta, PNG.to_vec(), "../../cat.png", "image/png", &chat).await;
+        assert_eq!(status, 200, "{stored}");
+        let file = &stored["data"];
+        assert_eq!(file["messageType"], "image");
+        assert_eq!(file["mimeType"], "image/png");
+        assert_eq!(
+            file["fileName"], "cat.png",
+            "only the last segment of the name"
+        );
+        assert_eq!(file["size"], PNG.len());
+        assert_eq!(
+            (file["width"].as_i64(), file["height"].as_i64()),
+            (Some(3), Some(2))
+        );
+        let url = file["url"].as_str().unwrap().to_owned();
+        let file_id = file["fileId"].as_str().unwrap().to_owned();
+        assert_eq!(storage.keys().await.len(), before.len() + 1);
+        if let Storage::Local(dir) = &storage {
+            assert!(
+                storage
+                    .keys()
+                    .await
+                    .iter()
+                    .all(|k| k.starts_with(&dir.display().to_string()))
+            );
+        }
+
+        // Before it is sent: the uploader by link or token; the other member not by token.
+        let (status, kind, bytes) = fetch(&url, None).await;
+        assert_eq!(
+            (status, kind.as_deref(), bytes.as_slice()),
+            (200, Some("image/png"), PNG)
+        );
+        let direct = format!("/api/media/files/{file_id}");
+        assert_eq!(fetch(&direct, Some(&ta)).await.0, 200);
+        assert_eq!(fetch(&direct, Some(&tb)).await.0, 403);
+        assert_eq!(fetch(&direct, None).await.0, 401);
+
+        // Sent: the other member gets media_received with a signed link that works without a
+        // token; an outsider still cannot read it.
+        let mut bob = server.socket(&tb).await;
+        let joined = bob.ack("join_chat", json!({ "chatId": chat })).await;
+        assert_eq!(joined["success"], true, "{joined}");
+        let alice = server.socket(&ta).await;
+        let sent = alice
+            .ack(
+                "send_media",
+                json!({ "chatId": chat, "messageType": "image", "media": file }),
+            )
+            .await;
+        assert_eq!(sent["success"], true, "{sent}");
+        assert_eq!(sent["data"]["messageType"], "image");
+        let received = bob.next("media_received").await;
+        assert_eq!(received["media"]["fileId"], file_id.as_str());
+        assert_eq!(received["media"]["mimeType"], "image/png");
+        let link = received["media"]["url"].as_str().unwrap().to_owned();
+        let (status, _, bytes) = fetch(&link, None).await;
+        assert_eq!((status, bytes.as_slice()), (200, PNG));
+        assert_eq!(fetch(&direct, Some(&tb)).await.0, 200);
+        assert_eq!(fetch(&direct, Some(&tc)).await.0, 403);
+        let (_, history) = server
+            .get(&format!("/api/chats/{chat}/messages"), &tb)
+            .await;
+        let shown = history["data"]["messages"][0]["media"]["url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(fetch(&shown, None).await.0, 200, "history links work too");
+        // A file cannot be sent by someone else, nor into another chat.
+        let stolen = bob
+            .ack(
+                "send_media",
+                json!({ "chatId": chat, "media": { "fileId": file_id } }),
+            )
+            .await;
+        assert_eq!(stolen["error"]["code"], "VALIDATION", "{stolen}");
+
+        // Altered and expired links.
+        let (path, query) = link.split_once('?').unwrap();
+        let altered = query.replace("signature=", "signature=00");
+        assert_eq!(fetch(&format!("{path}?{altered}"), None).await.0, 404);
+        let other_file = format!("/api/media/files/{}?{query}", "0".repeat(32));
+        assert_eq!(fetch(&other_file, None).await.0, 404);
+        let stale = format!("{path}?expires=1000&signature=00");
+        assert_eq!(fetch(&stale, None).await.0, 404);
+
+        // Refused uploads leave nothing behind.
+        let stored_now = storage.keys().await;
+        let big = [PNG, &[0; 200 * 1024]].concat();
+        let (status, body) = upload(&ta, big, "big.png", "image/png", &chat).await;
+        assert_eq!(status, 413, "{body}");
+        assert_eq!(body["error"]["code"], "PAYLOAD_TOO_LARGE");
+        let (status, body) =
+            upload(&ta, b"just words".to_vec(), "photo.png", "image/png", &chat).await;
+        assert_eq!(status, 415, "{body}");
+        let elf = [&[0x7F, b'E', b'L', b'F', 2, 1, 1, 0][..], &[0; 56]].concat();
+        let (status, body) = upload(&ta, elf, "tool", "application/octet-stream", &chat).await;
+        assert_eq!(status, 415, "{body}");
+        let (status, body) = upload(&tc, PNG.to_vec(), "cat.png", "image/png", &chat).await;
+        assert_eq!(status, 403, "a non-member: {body}");
+        let (status, body) = upload(&ta, PNG.to_vec(), "cat.png", "image/png", "nope").await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(storage.keys().await, stored_now, "nothing left in storage");
+
+        // Only the uploader deletes; then the file is gone from storage and its link.
+        let (status, _) = server
+            .post("/api/media/delete", &tb, json!({ "fileId": file_id }))
+            .await;
+        assert_eq!(status, 403);
+        let (status, deleted) = server
+            .post("/api/media/delete", &ta, json!({ "fileId": file_id }))
+            .await;
+        assert_eq!(status, 200, "{deleted}");
+        assert_eq!(fetch(&link, None).await.0, 404);
+        assert_eq!(storage.keys().await, before);
+        alice.close().await;
+        bob.close().await;
+        server.finish().await;
+        if let Storage::Local(dir) = &storage {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

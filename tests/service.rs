@@ -115,6 +115,7 @@ async fn service(
             typing_timeout: std::time::Duration::from_secs(5),
             edit_window,
             direct_requests,
+            media: None,
         },
         Arc::new(events.clone()),
     );

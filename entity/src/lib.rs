@@ -12,10 +12,12 @@
 //! - [`block`]: who blocks whom.
 //! - [`reaction`]: emoji reactions to messages.
 //! - [`hidden_message`]: messages a member deleted for themselves only.
+//! - [`media_file`]: uploaded files.
 
 pub mod block;
 pub mod conversation;
 pub mod hidden_message;
+pub mod media_file;
 pub mod message;
 pub mod message_edit;
 pub mod participant;
@@ -28,6 +30,7 @@ pub mod prelude {
     pub use crate::block::Entity as Block;
     pub use crate::conversation::Entity as Conversation;
     pub use crate::hidden_message::Entity as HiddenMessage;
+    pub use crate::media_file::Entity as MediaFile;
     pub use crate::message::Entity as Message;
     pub use crate::message_edit::Entity as MessageEdit;
     pub use crate::participant::Entity as Participant;

@@ -10,6 +10,8 @@ pub const KIND_IMAGE: &str = "image";
 pub const KIND_FILE: &str = "file";
 /// `kind` of a voice message (its attachment, with a duration).
 pub const KIND_VOICE: &str = "voice";
+/// `kind` of a message showing a video (its attachment).
+pub const KIND_VIDEO: &str = "video";
 /// `kind` of a message written by the system, not by a user's client.
 pub const KIND_SYSTEM: &str = "system";
 
@@ -42,12 +44,14 @@ pub struct Model {
     pub attachment_size: Option<i64>,
     /// A voice message's length, in milliseconds.
     pub attachment_duration_ms: Option<i64>,
-    /// [`KIND_TEXT`], [`KIND_IMAGE`], [`KIND_FILE`], [`KIND_VOICE`] or [`KIND_SYSTEM`].
+    /// [`KIND_TEXT`], [`KIND_IMAGE`], [`KIND_VIDEO`], [`KIND_FILE`], [`KIND_VOICE`] or [`KIND_SYSTEM`].
     pub kind: String,
     /// The message this one replies to (in the same conversation).
     pub reply_to: Option<i64>,
     /// How many messages reply to this one (deleted replies not counted).
     pub reply_count: i64,
+    /// The uploaded file it carries (`media_files`), whose signed link is its attachment URL.
+    pub file_id: Option<String>,
     /// The sender's own id for this send, for idempotent retries.
     pub client_msg_id: Option<String>,
     /// When the receiver of a direct message read it.

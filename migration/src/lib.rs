@@ -16,6 +16,7 @@ mod m20261207_000004_add_receipts_kinds_presence;
 mod m20261208_000001_add_requests_blocks_mutes;
 mod m20261208_000002_add_reactions_replies_hidden;
 mod m20261208_000003_add_message_search;
+mod m20261208_000004_create_media_files;
 
 /// The ordered list of parley's migrations.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_add_requests_blocks_mutes::Migration),
             Box::new(m20261208_000002_add_reactions_replies_hidden::Migration),
             Box::new(m20261208_000003_add_message_search::Migration),
+            Box::new(m20261208_000004_create_media_files::Migration),
         ]
     }
 }

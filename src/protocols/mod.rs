@@ -76,6 +76,23 @@ impl Protocol {
         }
     }
 
+    /// The path prefix of the protocol's upload routes, whose bodies may take
+    /// `UPLOAD_TIMEOUT_SECS` to arrive.
+    pub fn uploads(self) -> Option<&'static str> {
+        match self {
+            Self::Chats => Some(chats::MEDIA_PREFIX),
+            Self::Conversations | Self::Sessions => None,
+        }
+    }
+
+    /// The path of the protocol's file download route, when it serves uploaded files.
+    pub fn file_links(self) -> Option<&'static str> {
+        match self {
+            Self::Chats => Some(chats::FILES_PATH),
+            Self::Conversations | Self::Sessions => None,
+        }
+    }
+
     /// This protocol as the transport holds it.
     pub fn spoken(self) -> Spoken {
         Arc::new(self)

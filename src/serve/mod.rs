@@ -67,6 +67,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Most connections open at once, HTTP and WebSocket alike (at least 1).
     pub max_connections: usize,
+    /// Uploads: `POST` requests under these path prefixes have this long for their body
+    /// instead of [`Limits::header_timeout`].
+    pub uploads: (Vec<&'static str>, Duration),
 }
 
 impl Limits {
@@ -118,6 +121,7 @@ impl Limits {
         Self {
             header_timeout: config.header_timeout(),
             max_connections,
+            uploads: (Vec::new(), Duration::from_secs(config.upload_timeout_secs)),
         }
     }
 }
@@ -188,6 +192,7 @@ impl Server {
             http,
             router,
             body_timeout: limits.header_timeout,
+            uploads: Arc::new(limits.uploads.clone()),
             slots: slots.clone(),
             phase: watching,
         };
@@ -258,6 +263,8 @@ struct Acceptor {
     http: http1::Builder,
     router: Router,
     body_timeout: Duration,
+    /// Where uploads are, and their body timeout.
+    uploads: Arc<(Vec<&'static str>, Duration)>,
     slots: Arc<Slots>,
     phase: watch::Receiver<Phase>,
 }
@@ -316,8 +323,17 @@ impl Acceptor {
         let closer = conn.closer();
         let router = self.router.clone();
         let body_timeout = self.body_timeout;
-        let service = hyper::service::service_fn(move |req| {
-            handle(router.clone(), closer.clone(), body_timeout, req)
+        let uploads = self.uploads.clone();
+        let service = hyper::service::service_fn(move |req: axum::http::Request<Incoming>| {
+            let (prefixes, upload_timeout) = &*uploads;
+            let timeout = if req.method() == axum::http::Method::POST
+                && prefixes.iter().any(|p| req.uri().path().starts_with(p))
+            {
+                *upload_timeout
+            } else {
+                body_timeout
+            };
+            handle(router.clone(), closer.clone(), timeout, req)
         });
         let connection = self
             .http

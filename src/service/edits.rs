@@ -56,7 +56,7 @@ impl Chat {
         }
         if found.content == content {
             let view = message_view(&self.db, &self.caches.profiles, found).await?;
-            return Ok(self.limits.public_profile.show_message(view));
+            return Ok(self.present(view));
         }
         // The room hears every edit.
         self.charge(user)?;
@@ -108,10 +108,7 @@ impl Chat {
             Ok(message_view(&txn, &self.caches.profiles, updated).await?)
         }
         .await;
-        let view = self
-            .limits
-            .public_profile
-            .show_message(settle(txn, edited).await?);
+        let view = self.present(settle(txn, edited).await?);
         self.publish(&ChatEvent::MessageEdited(&view));
         Ok(view)
     }

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
+use crate::service::media::link_attachment;
 use crate::service::reactions::reactions_of;
 use crate::service::store::{ConvRef, Member, current_last_seq, find_direct, pair_key};
 use crate::service::threads::{count_replies, fill_previews};
@@ -67,6 +68,9 @@ pub struct SendInput {
     pub kind: Option<String>,
     /// The message this one replies to: a live message of the same conversation.
     pub reply_to: Option<i64>,
+    /// An uploaded file to carry (the sender's, uploaded for this conversation): its link,
+    /// name, type and size are the attachment, and its kind the message's.
+    pub file_id: Option<String>,
 }
 
 impl SendInput {
@@ -89,6 +93,7 @@ impl Chat {
     /// Concurrent sends share transactions (see [`writer`](crate::service::writer)).
     pub async fn send_message(&self, sender: &UserId, input: SendInput) -> AppResult<Sent> {
         self.charge(sender)?;
+        let input = self.attach_file(sender, input).await?;
         let input = self.validate(input)?;
         let (target, first_part) = self.target(sender, &input).await?;
         if let Some(parent) = input.reply_to {
@@ -219,10 +224,7 @@ impl Chat {
             }
         }
         .await;
-        let view = self
-            .limits
-            .public_profile
-            .show_message(settle(txn, deleted).await?);
+        let view = self.present(settle(txn, deleted).await?);
         self.publish(&ChatEvent::MessageDeleted(&view));
         Ok(view)
     }
@@ -281,11 +283,47 @@ impl Chat {
         Ok(())
     }
 
+    /// A send that carries an uploaded file takes its attachment and kind from the file.
+    async fn attach_file(&self, sender: &UserId, mut input: SendInput) -> AppResult<SendInput> {
+        let Some(file_id) = input.file_id.clone() else {
+            return Ok(input);
+        };
+        let conversation_id = input
+            .conversation_id
+            .ok_or_else(|| AppError::validation("a file is sent to a chat: chatId is required"))?;
+        let file = self.attachable(sender, conversation_id, &file_id).await?;
+        let base = self
+            .media
+            .as_deref()
+            .map(|m| m.settings.link_base.as_str())
+            .unwrap_or_default();
+        input.attachment_url = Some(format!("{base}/{}", file.id));
+        input.attachment = AttachmentDetails {
+            name: Some(file.name),
+            mime: Some(file.mime),
+            size: Some(file.size),
+            duration_ms: None,
+        };
+        input.kind = Some(
+            match file.kind.as_str() {
+                entity::media_file::KIND_IMAGE => message::KIND_IMAGE,
+                entity::media_file::KIND_VIDEO => message::KIND_VIDEO,
+                entity::media_file::KIND_AUDIO => message::KIND_VOICE,
+                _ => message::KIND_FILE,
+            }
+            .to_owned(),
+        );
+        Ok(input)
+    }
+
     fn validate(&self, mut input: SendInput) -> AppResult<SendInput> {
         let kind = message_kind(input.kind.as_deref())?;
         if let Some(url) = input.attachment_url.take() {
             let url = url.trim().to_owned();
-            check_url(&url, "attachmentUrl")?;
+            // An uploaded file's link is the server's own.
+            if input.file_id.is_none() {
+                check_url(&url, "attachmentUrl")?;
+            }
             input.attachment_url = Some(url);
         }
         // A text needs words; an image, file or voice message may come without a caption.
@@ -394,7 +432,7 @@ impl Chat {
                 let receiver = m.receiver_id.as_deref().map(|r| users::pick(&users, r));
                 let mut view = MessageView::new(m, sender, receiver);
                 view.reactions = reactions.remove(&view.id).unwrap_or_default();
-                view
+                link_attachment(view, self.media.as_deref())
             })
             .collect();
         fill_previews(&self.db, &self.caches.profiles, &mut views).await?;
@@ -435,7 +473,7 @@ impl Chat {
         .exec_without_returning(&self.db)
         .await?;
         let view = message_view(&self.db, &self.caches.profiles, found).await?;
-        let view = self.limits.public_profile.show_message(view);
+        let view = self.present(view);
         if inserted > 0 {
             self.publish(&ChatEvent::MessageHidden {
                 message: &view,
@@ -498,6 +536,7 @@ fn message_kind(asked: Option<&str>) -> AppResult<&'static str> {
         message::KIND_IMAGE,
         message::KIND_FILE,
         message::KIND_VOICE,
+        message::KIND_VIDEO,
     ] {
         if asked.eq_ignore_ascii_case(kind) {
             return Ok(kind);
@@ -552,6 +591,7 @@ fn check_attachment(kind: &str, has_url: bool, details: &AttachmentDetails) -> A
         let expected = match kind {
             k if k == message::KIND_IMAGE => Some("image"),
             k if k == message::KIND_VOICE => Some("audio"),
+            k if k == message::KIND_VIDEO => Some("video"),
             _ => None,
         };
         if let Some(expected) = expected
@@ -631,7 +671,8 @@ pub(crate) fn same_send(stored: &message::Model, input: &SendInput) -> AppResult
             && stored.attachment_mime == input.attachment.mime
             && stored.attachment_size == input.attachment.size
             && stored.attachment_duration_ms == input.attachment.duration_ms
-            && stored.reply_to == input.reply_to);
+            && stored.reply_to == input.reply_to
+            && stored.file_id == input.file_id);
     if !same_target || !same_message {
         return Err(AppError::Conflict(
             "clientMsgId was already used for a different message".to_owned(),

@@ -13,6 +13,7 @@ pub mod edits;
 pub mod events;
 pub mod groups;
 mod limits;
+pub mod media;
 pub mod messages;
 pub mod presence;
 pub mod reactions;
@@ -37,6 +38,7 @@ pub use events::{ChatEvent, EventSink, Origin};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
+use crate::service::views::MessageView;
 
 /// Limits on what clients may send, and on what they are shown of each other.
 #[derive(Clone, Debug)]
@@ -54,6 +56,8 @@ pub struct Limits {
     pub typing_timeout: std::time::Duration,
     /// How long after sending a message its sender may edit it (`None`: always).
     pub edit_window: Option<std::time::Duration>,
+    /// Where uploaded files are kept, and how their links are signed (`None`: uploads are off).
+    pub media: Option<Arc<media::Media>>,
     /// Whether a direct conversation one user opened is a request the other accepts or rejects
     /// (`DIRECT_REQUESTS`): until they answer it, it is among their requests and its messages do
     /// not count as unread for them.
@@ -81,6 +85,8 @@ pub struct Chat {
     typing: Arc<typing::Typing>,
     /// Where every change is told after its commit.
     events: Arc<dyn EventSink>,
+    /// Uploaded files (from [`Limits::media`]).
+    media: Option<Arc<media::Media>>,
 }
 
 /// Facts the send path reads on every message, kept for a minute (see [`cache::TTL`]).
@@ -118,6 +124,7 @@ impl Chat {
             inner: events,
             deliveries,
         });
+        let media = limits.media.clone();
         let writers = writer::Writers::start(
             writer_db,
             order.clone(),
@@ -125,6 +132,7 @@ impl Chat {
             limits.public_profile,
             events.clone(),
             limits.direct_requests,
+            media.clone(),
         );
         Self {
             rate: Arc::new(limits::UserRate::new(
@@ -139,7 +147,17 @@ impl Chat {
             order,
             presence,
             events,
+            media,
         }
+    }
+
+    /// A message as it leaves the service: only the public profile fields of its users, and a
+    /// fresh signed link to the file it carries.
+    pub(crate) fn present(&self, view: MessageView) -> MessageView {
+        media::link_attachment(
+            self.limits.public_profile.show_message(view),
+            self.media.as_deref(),
+        )
     }
 
     /// Tells the service's sink of `event`.

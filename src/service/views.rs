@@ -72,8 +72,10 @@ pub struct MessageView {
     pub receiver: Option<UserView>,
     /// Text.
     pub content: String,
-    /// Attachment URL.
+    /// Attachment URL (for an uploaded file, a signed link to it).
     pub attachment_url: Option<String>,
+    /// The uploaded file it carries.
+    pub file_id: Option<String>,
     /// The attachment's name, type, size and duration.
     pub attachment: AttachmentDetails,
     /// `text`, `image`, `file`, `voice` or `system`.
@@ -111,6 +113,7 @@ impl MessageView {
             receiver,
             content: m.content,
             attachment_url: m.attachment_url,
+            file_id: m.file_id,
             attachment: AttachmentDetails {
                 name: m.attachment_name,
                 mime: m.attachment_mime,

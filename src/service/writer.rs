@@ -20,7 +20,8 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use entity::{message, participant};
+use entity::{media_file, message, participant};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, Statement,
@@ -31,6 +32,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::blocks::{self, blocked_pairs};
 use crate::service::events::{ChatEvent, EventSink};
+use crate::service::media::{Media, link_attachment};
 use crate::service::messages::{SendInput, Target, accept, create_direct, message_view, same_send};
 use crate::service::store::{ConvRef, OrderLocks, Params};
 use crate::service::threads::count_replies;
@@ -88,6 +90,7 @@ impl Writers {
         public: PublicFields,
         events: Arc<dyn EventSink>,
         direct_requests: bool,
+        media: Option<Arc<Media>>,
     ) -> Self {
         let count = match db.get_database_backend() {
             DbBackend::Postgres => POSTGRES_WRITERS,
@@ -103,6 +106,7 @@ impl Writers {
                     public,
                     events: events.clone(),
                     direct_requests,
+                    media: media.clone(),
                 };
                 tokio::spawn(store.run(rx));
                 tx
@@ -145,6 +149,15 @@ struct Store {
     events: Arc<dyn EventSink>,
     /// Whether a direct conversation a message opens is a chat request (`DIRECT_REQUESTS`).
     direct_requests: bool,
+    /// Uploaded files, whose links the messages that carry them show.
+    media: Option<Arc<Media>>,
+}
+
+impl Store {
+    /// A message as it leaves the writer (see `Chat::present`).
+    fn present(&self, view: MessageView) -> MessageView {
+        link_attachment(self.public.show_message(view), self.media.as_deref())
+    }
 }
 
 /// What became of one send in a batch.
@@ -220,10 +233,10 @@ impl Store {
             .into_iter()
             .map(|outcome| match outcome {
                 Outcome::Created { view, answered } => Outcome::Created {
-                    view: self.public.show_message(view),
+                    view: self.present(view),
                     answered,
                 },
-                Outcome::Repeat(view) => Outcome::Repeat(self.public.show_message(view)),
+                Outcome::Repeat(view) => Outcome::Repeat(self.present(view)),
                 failed @ Outcome::Failed(_) => failed,
             })
             .collect();
@@ -371,6 +384,7 @@ impl Store {
                     attachment_duration_ms: Set(job.input.attachment.duration_ms),
                     kind: Set(job.input.kind().to_owned()),
                     reply_to: Set(job.input.reply_to),
+                    file_id: Set(job.input.file_id.clone()),
                     client_msg_id: Set(job.input.client_msg_id.clone()),
                     read_at: Set(None),
                     created_at: Set(now),
@@ -402,6 +416,14 @@ impl Store {
                 let m = stored.remove(&(conv.id, seq)).ok_or_else(|| {
                     DbErr::RecordNotFound(format!("message {seq} of conversation {}", conv.id))
                 })?;
+                // The file it carries is sent now: its conversation's members may read it.
+                if let Some(file) = &m.file_id {
+                    media_file::Entity::update_many()
+                        .col_expr(media_file::Column::MessageId, Expr::value(m.id))
+                        .filter(media_file::Column::Id.eq(file.as_str()))
+                        .exec(txn)
+                        .await?;
+                }
                 outcomes[*i] = Some(Outcome::Created {
                     view: message_view(txn, &self.profiles, m).await?,
                     answered: answered.contains(i),
@@ -743,6 +765,7 @@ mod tests {
             PublicFields::default(),
             told.clone(),
             false,
+            None,
         );
         let pair = || Target::NewDirect(user(1), user(2));
         // Queued together (the writer has not run yet on this single-threaded runtime), so
@@ -822,6 +845,7 @@ mod tests {
             PublicFields::default(),
             told.clone(),
             false,
+            None,
         );
         // As if both had been checked while members, then queued.
         let to_group = || ConvRef {

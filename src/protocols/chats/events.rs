@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::protocols::chats::chat_room;
 use crate::protocols::chats::wire::{
     ChatPayload, ChatRef, DeletePayload, Deleted, EditPayload, MessageJson, ReactionPayload,
-    ReactionsJson, ReadJson, SendPayload, TypingPayload,
+    ReactionsJson, ReadJson, SendMediaPayload, SendPayload, TypingPayload,
 };
 use crate::service::Origin;
 use crate::service::messages::SendInput;
@@ -61,6 +61,35 @@ pub(crate) fn send_input(
         reply_to: p.reply_to.map(|id| id.0),
         ..Default::default()
     })
+}
+
+/// `send_media`: `{ chatId, media: { fileId }, content?, replyTo?, tempId? }`, a file the
+/// sender uploaded for this chat (its kind decides the message's); the room hears
+/// `media_received`.
+pub async fn send_media(
+    ctx: Arc<SocketCtx>,
+    _socket: SocketRef,
+    payload: Payload,
+) -> AppResult<MessageJson> {
+    let p: SendMediaPayload = parse(payload)?;
+    let chat_id = p
+        .chat_id
+        .ok_or_else(|| AppError::validation("chatId is required"))?;
+    let file_id = p
+        .media
+        .and_then(|m| m.file_id)
+        .ok_or_else(|| AppError::validation("media.fileId is required: upload the file first"))?;
+    let input = SendInput {
+        conversation_id: Some(chat_id.0),
+        content: p.content.unwrap_or_default(),
+        client_msg_id: p.client_msg_id.or(p.temp_id),
+        origin: Some(ctx.origin),
+        reply_to: p.reply_to.map(|id| id.0),
+        file_id: Some(file_id),
+        ..Default::default()
+    };
+    let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
+    Ok(MessageJson(sent.message))
 }
 
 /// `mark_as_read`: moves the user's read position to the end; the room hears `messages_read`.

@@ -8,6 +8,7 @@
 //! This file holds the names: client events, server events, rooms, the REST prefixes.
 
 pub mod events;
+pub mod media;
 pub mod render;
 pub mod rest;
 pub mod wire;
@@ -23,6 +24,10 @@ use crate::transport::socket::{SocketCtx, on};
 pub const CHATS_PREFIX: &str = "/api/chats";
 /// Where the user routes (blocking) are.
 pub const USERS_PREFIX: &str = "/api/users";
+/// Where the upload routes are.
+pub const MEDIA_PREFIX: &str = "/api/media";
+/// Where an uploaded file is downloaded (`/api/media/files/:fileId`).
+pub const FILES_PATH: &str = "/api/media/files";
 
 /// Client event: enter a chat's room.
 pub const JOIN_CHAT: &str = "join_chat";
@@ -30,6 +35,8 @@ pub const JOIN_CHAT: &str = "join_chat";
 pub const LEAVE_CHAT: &str = "leave_chat";
 /// Client event: send a message.
 pub const SEND_MESSAGE: &str = "send_message";
+/// Client event: send an uploaded file.
+pub const SEND_MEDIA: &str = "send_media";
 /// Client event: mark a chat read.
 pub const MARK_AS_READ: &str = "mark_as_read";
 /// Client event: typing (`{ chatId, isTyping? }`).
@@ -47,6 +54,8 @@ pub const REMOVE_REACTION: &str = "remove_reaction";
 
 /// Server event: a message in a chat whose room the socket is in.
 pub const MESSAGE_RECEIVED: &str = "message_received";
+/// Server event: a message carrying an uploaded file.
+pub const MEDIA_RECEIVED: &str = "media_received";
 /// Server event: a message was edited.
 pub const MESSAGE_EDITED: &str = "message_edited";
 /// Server event: a message was deleted.
@@ -90,6 +99,7 @@ pub fn connect(socket: &SocketRef, ctx: &Arc<SocketCtx>) {
     on(socket, ctx, JOIN_CHAT, events::join);
     on(socket, ctx, LEAVE_CHAT, events::leave);
     on(socket, ctx, SEND_MESSAGE, events::send);
+    on(socket, ctx, SEND_MEDIA, events::send_media);
     on(socket, ctx, MARK_AS_READ, events::mark_as_read);
     on(socket, ctx, TYPING, events::typing);
     on(socket, ctx, STOP_TYPING, events::stop_typing);

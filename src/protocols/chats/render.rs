@@ -2,9 +2,9 @@
 
 use crate::protocols::chats::wire::{Answered, Deleted, Message, Reacted, Read, Request, Typing};
 use crate::protocols::chats::{
-    CHAT_ACCEPTED, CHAT_REJECTED, CHAT_REQUEST, MESSAGE_DELETED, MESSAGE_EDITED, MESSAGE_RECEIVED,
-    MESSAGES_READ, REACTION_ADDED, REACTION_REMOVED, USER_STOPPED_TYPING, USER_TYPING, chat_room,
-    user_room, user_room_of,
+    CHAT_ACCEPTED, CHAT_REJECTED, CHAT_REQUEST, MEDIA_RECEIVED, MESSAGE_DELETED, MESSAGE_EDITED,
+    MESSAGE_RECEIVED, MESSAGES_READ, REACTION_ADDED, REACTION_REMOVED, USER_STOPPED_TYPING,
+    USER_TYPING, chat_room, user_room, user_room_of,
 };
 use crate::service::ChatEvent;
 use crate::transport::broadcast::Broadcaster;
@@ -23,11 +23,12 @@ use crate::transport::broadcast::Broadcaster;
 pub fn render(event: &ChatEvent<'_>, out: &Broadcaster) {
     match *event {
         ChatEvent::MessageCreated { message: m, .. } => {
-            out.to_room(
-                chat_room(m.conversation_id),
-                MESSAGE_RECEIVED,
-                &Message::from(m),
-            );
+            let event = if m.file_id.is_some() {
+                MEDIA_RECEIVED
+            } else {
+                MESSAGE_RECEIVED
+            };
+            out.to_room(chat_room(m.conversation_id), event, &Message::from(m));
         }
         ChatEvent::ConversationStarted {
             conversation_id,

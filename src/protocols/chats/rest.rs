@@ -67,6 +67,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .nest(CHATS_PREFIX, chats)
         .nest(USERS_PREFIX, users)
+        .merge(crate::protocols::chats::media::routes())
 }
 
 /// `GET /active`: the caller's chats, most recent first.

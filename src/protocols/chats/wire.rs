@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{Id, UserId};
+use crate::service::media::FileView;
 use crate::service::search::{SearchFrom, SearchPage};
 use crate::service::views::PageRequest;
 use crate::service::views::{
@@ -41,8 +42,8 @@ impl<'a> From<&'a UserView> for User<'a> {
     }
 }
 
-/// The `messageType` of a stored kind: `text`, `image`, `file`, `audio` (a voice message) or
-/// `system`.
+/// The `messageType` of a stored kind: `text`, `image`, `video`, `file`, `audio` (a voice
+/// message) or `system`.
 fn message_type(kind: &str) -> &str {
     match kind {
         entity::message::KIND_VOICE => "audio",
@@ -63,6 +64,7 @@ pub struct Message<'a> {
     message_type: &'a str,
     seq: i64,
     client_msg_id: Option<&'a str>,
+    media: Option<Media<'a>>,
     reply_to: Option<ReplyTo<'a>>,
     reply_count: i64,
     reactions: Vec<Reaction<'a>>,
@@ -90,6 +92,7 @@ impl<'a> From<&'a MessageView> for Message<'a> {
             message_type: message_type(&m.kind),
             seq: m.seq,
             client_msg_id: m.client_msg_id.as_deref(),
+            media: Media::of(m),
             reply_to: m.reply.as_ref().map(ReplyTo::from),
             reply_count: m.reply_count,
             reactions: m.reactions.iter().map(Reaction::from).collect(),
@@ -624,5 +627,101 @@ impl Serialize for BlockedList {
                 .collect(),
         }
         .serialize(s)
+    }
+}
+
+/// A stored upload: `{ fileId, url, messageType, fileName, mimeType, size, kind, width, height }`
+/// (`url` a signed link).
+#[derive(Debug)]
+pub struct UploadJson(pub FileView);
+
+impl Serialize for UploadJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Upload<'a> {
+            file_id: &'a str,
+            url: &'a str,
+            message_type: &'a str,
+            file_name: &'a str,
+            mime_type: &'a str,
+            size: i64,
+            kind: &'a str,
+            width: Option<i32>,
+            height: Option<i32>,
+            chat_id: String,
+        }
+        let f = &self.0;
+        Upload {
+            file_id: &f.id,
+            url: &f.url,
+            message_type: &f.kind,
+            file_name: &f.name,
+            mime_type: &f.mime,
+            size: f.size,
+            kind: &f.kind,
+            width: f.width,
+            height: f.height,
+            chat_id: f.conversation_id.to_string(),
+        }
+        .serialize(s)
+    }
+}
+
+/// The body of `POST /api/media/delete`: `{ fileId }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteFileRequest {
+    /// The file.
+    pub file_id: String,
+}
+
+/// `send_media`: `{ chatId, messageType?, media: { fileId, ... }, content?, replyTo?, tempId? }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMediaPayload {
+    /// The chat.
+    pub chat_id: Option<Id>,
+    /// What the upload answered (only `fileId` is read).
+    pub media: Option<MediaRef>,
+    /// A caption.
+    pub content: Option<String>,
+    /// The message this one replies to.
+    pub reply_to: Option<Id>,
+    /// The client's temporary id; repeating it repeats nothing.
+    pub temp_id: Option<String>,
+    /// The client's id for this send; repeating it repeats nothing.
+    pub client_msg_id: Option<String>,
+}
+
+/// The part of an upload's answer a media send names.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaRef {
+    /// The uploaded file.
+    pub file_id: Option<String>,
+}
+
+/// What a message shows of its attachment: `{ fileId, url, fileName, mimeType, size }`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Media<'a> {
+    file_id: Option<&'a str>,
+    url: &'a str,
+    file_name: Option<&'a str>,
+    mime_type: Option<&'a str>,
+    size: Option<i64>,
+}
+
+impl<'a> Media<'a> {
+    fn of(m: &'a MessageView) -> Option<Self> {
+        let url = m.attachment_url.as_deref()?;
+        Some(Self {
+            file_id: m.file_id.as_deref(),
+            url,
+            file_name: m.attachment.name.as_deref(),
+            mime_type: m.attachment.mime.as_deref(),
+            size: m.attachment.size,
+        })
     }
 }

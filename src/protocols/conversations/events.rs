@@ -77,6 +77,7 @@ pub async fn send(ctx: Arc<SocketCtx>, _socket: SocketRef, payload: Payload) -> 
         kind: None,
         attachment: Default::default(),
         reply_to: None,
+        file_id: None,
     };
     let sent = ctx.app.chat.send_message(&ctx.identity.user, input).await?;
     Ok(SentAck(sent.message))

@@ -77,6 +77,7 @@ pub async fn send(
         kind: None,
         attachment: Default::default(),
         reply_to: None,
+        file_id: None,
     };
     let (message, status) = store_message(&app, me.user, input).await?;
     Ok(Envelope::ok(MessageJson::from(message))
