@@ -81,7 +81,8 @@ impl Protocol {
     pub fn uploads(self) -> Option<&'static str> {
         match self {
             Self::Chats => Some(chats::MEDIA_PREFIX),
-            Self::Conversations | Self::Sessions => None,
+            Self::Sessions => Some(sessions::UPLOADS_PATH),
+            Self::Conversations => None,
         }
     }
 
@@ -89,7 +90,8 @@ impl Protocol {
     pub fn file_links(self) -> Option<&'static str> {
         match self {
             Self::Chats => Some(chats::FILES_PATH),
-            Self::Conversations | Self::Sessions => None,
+            Self::Sessions => Some(sessions::FILES_PATH),
+            Self::Conversations => None,
         }
     }
 

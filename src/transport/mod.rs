@@ -1,7 +1,8 @@
 //! The doors' machinery, which speaks no vocabulary: the REST extractors, envelope and common
 //! routes ([`rest`]); the Socket.IO connection, its event queue, acknowledgements, token expiry
-//! and shutdown ([`socket`]); and the one [`Broadcaster`](broadcast::Broadcaster) that delivers
-//! the service's events in every enabled protocol's vocabulary ([`broadcast`]).
+//! and shutdown ([`socket`]); upload forms and file downloads ([`upload`]); and the one
+//! [`Broadcaster`](broadcast::Broadcaster) that delivers the service's events in every enabled
+//! protocol's vocabulary ([`broadcast`]).
 //!
 //! Each protocol in `crate::protocols` builds its routes and event handlers from these pieces.
 
@@ -9,6 +10,7 @@ pub mod broadcast;
 pub mod connection;
 pub mod rest;
 pub mod socket;
+pub mod upload;
 
 use std::sync::Arc;
 

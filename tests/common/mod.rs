@@ -135,6 +135,8 @@ impl TestServer {
         let mut config = Config::with_defaults(Some(SECRET.to_owned()));
         config.database_url = db.url.clone();
         config.port = 0;
+        // Uploads of each server in a directory of their own, not the working directory.
+        config.upload_dir = std::env::temp_dir().join(format!("parley-test-uploads-{}", unique()));
         tune(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -198,6 +200,7 @@ impl TestServer {
     pub async fn finish(mut self) {
         self.shutdown().await;
         self.db.remove().await;
+        let _ = std::fs::remove_dir_all(&self.config.upload_dir);
     }
 
     /// A token for `sub` (a JSON number or string) signed with the test secret.

@@ -94,7 +94,7 @@ pub(crate) fn send_input(
         origin,
         kind: p.kind,
         reply_to: p.reply_to_id.map(|id| id.0),
-        file_id: None,
+        file_id: p.file_id,
     })
 }
 

@@ -21,6 +21,10 @@ use crate::transport::socket::{SocketCtx, on};
 
 /// Where the REST routes are.
 pub const PREFIX: &str = "/api/v1/chat";
+/// Where files are uploaded.
+pub const UPLOADS_PATH: &str = "/api/v1/chat/attachments";
+/// Where an uploaded file is downloaded (`/api/v1/chat/files/:fileId`).
+pub const FILES_PATH: &str = "/api/v1/chat/files";
 
 /// Client event: enter a chat's room (every chat's room is joined on connect anyway).
 pub const JOIN_CHAT: &str = "join_chat";

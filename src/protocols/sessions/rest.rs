@@ -14,9 +14,9 @@ use crate::ids::UserId;
 use crate::protocols::sessions::PREFIX;
 use crate::protocols::sessions::events::{open, send_input};
 use crate::protocols::sessions::wire::{
-    AddPayload, CreatePayload, Deleted, EditPayload, Edits, MessageJson, MessagePage, OnlineUsers,
-    ReadJson, ReceiptsJson, RolePayload, SendPayload, SessionJson, SessionPage, Unread,
-    UpdatePayload,
+    AddPayload, AttachmentJson, CreatePayload, Deleted, EditPayload, Edits, MessageJson,
+    MessagePage, OnlineUsers, ReadJson, ReceiptsJson, RolePayload, SendPayload, SessionJson,
+    SessionPage, Unread, UpdatePayload,
 };
 use crate::service::groups::{GroupChange, Role};
 use crate::service::messages::Cursor;
@@ -25,6 +25,9 @@ use crate::transport::rest::{
     ApiJson, ApiPath, ApiQuery, AuthUser, Envelope, PageQuery, SearchQuery, detached,
     idempotency_key, method_not_allowed, seq_cursor, store_message,
 };
+use crate::transport::upload::{self, LinkQuery};
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::response::Response;
 
 /// Default page size of chat lists.
 const DEFAULT_SESSIONS: u64 = 20;
@@ -52,6 +55,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/sessions/{id}/unread", get(unread))
         .route("/sessions/{id}/search", get(search))
+        .route(
+            "/attachments",
+            post(attach).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/files/{file}", get(download))
         .method_not_allowed_fallback(method_not_allowed);
     Router::new().nest(PREFIX, chat)
 }
@@ -327,6 +335,32 @@ pub async fn send(
     Ok(Envelope::ok(MessageJson(message))
         .status(status)
         .message("Message sent"))
+}
+
+/// `POST /attachments`: `multipart/form-data` with a `file` and the `chatId` it is for;
+/// `201` with the stored file, to send with `send_message { chatId, fileId }`.
+pub async fn attach(
+    State(app): State<AppState>,
+    AuthUser(me): AuthUser,
+    form: Result<Multipart, MultipartRejection>,
+) -> AppResult<Envelope<AttachmentJson>> {
+    let mut files = upload::receive(&app, &me.user, form, 1, None).await?;
+    let file = files
+        .pop()
+        .ok_or_else(|| AppError::Internal("an upload went missing".to_owned()))?;
+    Ok(Envelope::ok(AttachmentJson(file))
+        .status(StatusCode::CREATED)
+        .message("File uploaded"))
+}
+
+/// `GET /files/:fileId`: a signed link's `expires` and `signature`, or the user's token.
+pub async fn download(
+    State(app): State<AppState>,
+    ApiPath(file): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LinkQuery>,
+    user: Result<AuthUser, AppError>,
+) -> AppResult<Response> {
+    upload::download(&app, &file, &query, user).await
 }
 
 /// `POST /sessions/:id/read`: marks everything read; the chat hears `messages_read`.

@@ -58,6 +58,7 @@ pub struct Message<'a> {
     /// Seconds.
     attachment_duration: Option<f64>,
     reply_to_id: Option<String>,
+    file_id: Option<&'a str>,
     seq: i64,
     client_msg_id: Option<&'a str>,
     is_edited: bool,
@@ -89,6 +90,7 @@ impl<'a> From<&'a MessageView> for Message<'a> {
             #[allow(clippy::cast_precision_loss)]
             attachment_duration: m.attachment.duration_ms.map(|ms| ms as f64 / 1000.0),
             reply_to_id: m.reply_to.map(id),
+            file_id: m.file_id.as_deref(),
             seq: m.seq,
             client_msg_id: m.client_msg_id.as_deref(),
             is_edited: m.edited_at.is_some(),
@@ -275,6 +277,9 @@ pub struct SendPayload {
     pub client_msg_id: Option<String>,
     /// The message this one replies to (a message of the same chat).
     pub reply_to_id: Option<Id>,
+    /// A file uploaded to this chat (`POST /attachments`): its kind is the message's type and
+    /// its link, name, type and size are the attachment.
+    pub file_id: Option<String>,
 }
 
 /// `create_chat`, and the body of `POST /sessions`.
@@ -656,5 +661,48 @@ impl Edits {
                 })
                 .collect(),
         }
+    }
+}
+
+/// An upload: `{ fileId, chatId, type, attachmentUrl, attachmentName, attachmentMimeType,
+/// attachmentSize, width, height }` (`attachmentUrl` a signed link; `type` what a message carrying
+/// it is: `IMAGE`, `VIDEO`, `VOICE` or `FILE`).
+#[derive(Debug)]
+pub struct AttachmentJson(pub crate::service::media::FileView);
+
+impl Serialize for AttachmentJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Attachment<'a> {
+            file_id: &'a str,
+            chat_id: String,
+            #[serde(rename = "type")]
+            kind: &'static str,
+            attachment_url: &'a str,
+            attachment_name: &'a str,
+            attachment_mime_type: &'a str,
+            attachment_size: i64,
+            width: Option<i32>,
+            height: Option<i32>,
+        }
+        let f = &self.0;
+        Attachment {
+            file_id: &f.id,
+            chat_id: id(f.conversation_id),
+            kind: match f.kind.as_str() {
+                "image" => "IMAGE",
+                "video" => "VIDEO",
+                "audio" => "VOICE",
+                _ => "FILE",
+            },
+            attachment_url: &f.url,
+            attachment_name: &f.name,
+            attachment_mime_type: &f.mime,
+            attachment_size: f.size,
+            width: f.width,
+            height: f.height,
+        }
+        .serialize(s)
     }
 }
