@@ -1008,6 +1008,29 @@ async fn uploads_are_typed_limited_signed_and_members_only() {
         assert_eq!(status, 200, "{deleted}");
         assert_eq!(fetch(&link, None).await.0, 404);
         assert_eq!(storage.keys().await, before);
+
+        // A message deleted for everyone takes its file with it.
+        let (_, again) = upload(&ta, PNG.to_vec(), "dog.png", "image/png", &chat).await;
+        let sent = alice
+            .ack(
+                "send_media",
+                json!({ "chatId": chat, "media": again["data"] }),
+            )
+            .await;
+        let message = sent["data"]["id"].as_str().unwrap().to_owned();
+        let link = sent["data"]["media"]["url"].as_str().unwrap().to_owned();
+        assert_eq!(fetch(&link, None).await.0, 200);
+        let (status, _) = server
+            .call(
+                Method::DELETE,
+                &format!("/api/chats/messages/{message}"),
+                Some(&ta),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(fetch(&link, None).await.0, 404);
+        assert_eq!(storage.keys().await, before);
         alice.close().await;
         bob.close().await;
         server.finish().await;

@@ -427,16 +427,40 @@ impl Chat {
                 "only the uploader may delete a file".to_owned(),
             ));
         }
+        self.erase(media, &row).await?;
+        Ok(view(&media.settings, row))
+    }
+
+    /// Removes a stored file's record, then its bytes.
+    async fn erase(&self, media: &Media, row: &media_file::Model) -> AppResult<()> {
         media_file::Entity::delete_many()
-            .filter(media_file::Column::Id.eq(file_id))
+            .filter(media_file::Column::Id.eq(row.id.as_str()))
             .exec(&self.db)
             .await?;
         let key = StoreKey::from(row.storage_key.as_str());
         match media.store.delete(&key).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(storage_error(e)),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(storage_error(e)),
         }
-        Ok(view(&media.settings, row))
+    }
+
+    /// Removes a file from the records and from storage, whoever uploaded it (its message was
+    /// deleted); a failure is logged.
+    pub(crate) async fn remove_file(&self, file_id: &str) {
+        let Ok(media) = self.media() else { return };
+        let removed = async {
+            let row = media_file::Entity::find_by_id(file_id.to_owned())
+                .one(&self.db)
+                .await?;
+            match row {
+                Some(row) => self.erase(media, &row).await,
+                None => Ok(()),
+            }
+        }
+        .await;
+        if let Err(e) = removed {
+            tracing::warn!(file = file_id, error = %e, "could not remove a deleted message's file");
+        }
     }
 
     /// The uploaded file `file_id` as `user` may send it in conversation `conversation_id`:

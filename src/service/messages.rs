@@ -226,6 +226,10 @@ impl Chat {
         .await;
         let view = self.present(settle(txn, deleted).await?);
         self.publish(&ChatEvent::MessageDeleted(&view));
+        // The uploaded file it carried goes with it.
+        if let Some(file) = &found.file_id {
+            self.remove_file(file).await;
+        }
         Ok(view)
     }
 
@@ -779,6 +783,7 @@ pub(crate) async fn soft_delete(
             Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
         )
         .col_expr(message::Column::AttachmentUrl, Expr::value(none.clone()))
+        .col_expr(message::Column::FileId, Expr::value(none.clone()))
         .col_expr(message::Column::AttachmentName, Expr::value(none.clone()))
         .col_expr(message::Column::AttachmentMime, Expr::value(none))
         .col_expr(message::Column::AttachmentSize, Expr::value(no_number))
