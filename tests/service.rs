@@ -798,6 +798,11 @@ async fn blocks_hold_both_ways_and_leave_history_readable() {
         "no presence either way"
     );
     assert!(chat.partners_of(&b).await.unwrap().is_empty());
+    assert!(chat.presence_join(&b));
+    assert!(
+        chat.online_in(&a, id).await.unwrap().is_empty(),
+        "not in online lists either"
+    );
     let origin = Origin([1; 16]);
     let err = chat.set_typing(&a, id, origin, true).await.unwrap_err();
     assert_eq!(err.code(), "BLOCKED", "{err}");
@@ -827,8 +832,13 @@ async fn blocks_hold_both_ways_and_leave_history_readable() {
     chat.set_typing(&a, group, origin, true).await.unwrap();
     assert_eq!(events.take(), ["1 typing=true hidden from [\"2\"]"]);
 
-    // Unblocked, they write again.
+    // Unblocked, they write again and see each other online.
     chat.unblock(&b, &a).await.unwrap();
+    let online = chat.online_in(&a, id).await.unwrap();
+    assert_eq!(
+        online.iter().map(|p| p.user.key()).collect::<Vec<_>>(),
+        ["2"]
+    );
     chat.send_message(&a, in_conversation(id, "friends?"))
         .await
         .unwrap();

@@ -221,9 +221,12 @@ impl Chat {
         conversation_id: i64,
     ) -> AppResult<Vec<PresenceView>> {
         self.require_participant(user, conversation_id).await?;
+        // Nobody is shown to someone they block or who blocks them.
+        let blocks = crate::service::blocks::blocks_of(&self.db, user).await?;
         let mut online: Vec<PresenceView> = shown_online(&self.db, &self.presence, conversation_id)
             .await?
             .into_iter()
+            .filter(|(other, _)| !blocks.contains(other.key()))
             .map(|(user, status)| PresenceView {
                 user,
                 status: status.shown(),
