@@ -37,6 +37,10 @@ async fn run_suite(script: &str, tune: impl FnOnce(&mut parley::config::Config))
             "PARLEY_SOCKET_AUTH_TIMEOUT_MS",
             server.config.socket_auth_timeout_ms.to_string(),
         )
+        .env(
+            "PARLEY_MAX_UPLOAD_BYTES",
+            server.config.max_upload_bytes.to_string(),
+        )
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -68,6 +72,20 @@ async fn javascript_sessions_frontend_suite() {
         c.edit_window_secs = 4;
         // A socket without a token is disconnected soon enough to be seen.
         c.socket_auth_timeout_ms = 1_500;
+    })
+    .await;
+}
+
+/// The seed 004 frontend against `PROTOCOLS=chats` (chat requests on, the default with chats).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_chats_frontend_suite() {
+    run_suite("test:chats", |c| {
+        c.protocols = "chats".to_owned();
+        c.typing_timeout_ms = 1_500;
+        // Long enough for the edits made right after a send, short enough to wait out.
+        c.edit_window_secs = 4;
+        // Small enough that the suite sends a file over it quickly.
+        c.max_upload_bytes = 256 * 1024;
     })
     .await;
 }

@@ -113,8 +113,13 @@ impl Chat {
         let (after, offset) = match from {
             SearchFrom::Page(page) => (String::new(), (page.max(1) - 1) * limit),
             SearchFrom::After(cursor) => {
-                let rank = params.push(cursor.rank.into());
+                // The last result's rank as it is now: SQLite's bm25 weighs words by how rare
+                // they are among all messages, so every new message moves every rank a little,
+                // and a rank carried from the previous page would no longer sit between the
+                // same results. The rank the cursor carries serves when that result is gone.
+                let carried = params.push(cursor.rank.into());
                 let id = params.push(cursor.id.into());
+                let rank = format!("COALESCE((SELECT rank FROM hits WHERE id = {id}), {carried})");
                 (
                     format!("WHERE rank > {rank} OR (rank = {rank} AND id < {id})"),
                     0,

@@ -15,6 +15,8 @@ use crate::transport::rest::detached;
 
 /// Longest text field of an upload form (`chatId`), in bytes.
 const MAX_TEXT_FIELD: usize = 64;
+/// How long the rest of a refused upload is read (and discarded) before it is answered.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reads an upload form of at most `most` files (fields `file`, `files` or `files[]`) for the
 /// conversation `chat` (from the path), or else the one its `chatId` field names (before or
@@ -67,8 +69,18 @@ pub async fn receive(
         Ok(_) => Err(AppError::validation("file is required")),
         Err(e) => {
             app.chat.discard_uploads(pending).await;
+            // A client that sends its whole body before it reads the answer would see its
+            // connection reset, not the answer, if the body were left unread.
+            let _ = tokio::time::timeout(DRAIN_TIME, drain(&mut form)).await;
             Err(e)
         }
+    }
+}
+
+/// Reads what is left of a refused form, discarding it.
+async fn drain(form: &mut Multipart) {
+    while let Ok(Some(mut field)) = form.next_field().await {
+        while let Ok(Some(_)) = field.chunk().await {}
     }
 }
 

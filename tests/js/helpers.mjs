@@ -412,3 +412,36 @@ export function assertUserObject(user, expected, what = 'user') {
     assert.deepEqual(user[k], v, `${what}.${k}`);
   }
 }
+
+/** A 3 x 2 PNG, for the upload tests. */
+export const PNG_3X2 = Buffer.from(
+  '89504e470d0a1a0a0000000d494844520000000300000002080200000012' +
+    '16f14d0000001249444154789c63f8cfc000440c106200003e8f05fbf75a' +
+    'aee50000000049454e44ae426082',
+  'hex',
+);
+
+/** A `multipart/form-data` POST of `form` (a `FormData`) to `path`; returns `{ status, body, text }`. */
+export async function postForm(path, token, form) {
+  const res = await fetch(BASE_URL + path, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+    signal: AbortSignal.timeout(15000),
+  });
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body, text };
+}
+
+/** A GET of a file `url` (a path on the server, or a full URL), as an `<img src>` makes it (with `token` if given). */
+export async function fetchFile(url, token) {
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const res = await fetch(new URL(url, BASE_URL), { headers, signal: AbortSignal.timeout(15000) });
+  return { status: res.status, type: res.headers.get('content-type'), bytes: Buffer.from(await res.arrayBuffer()) };
+}

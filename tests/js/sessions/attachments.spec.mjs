@@ -4,41 +4,17 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BASE_URL, assertAckError, assertAckOk, connect, emitAck, newUser, once } from '../helpers.mjs';
+import { PNG_3X2, assertAckError, assertAckOk, connect, emitAck, fetchFile, newUser, once, postForm } from '../helpers.mjs';
 import { TRANSPORTS, assertRestOk, history, openChat, restSend } from './helpers.mjs';
 
-/** A 3 x 2 PNG. */
-const PNG = Buffer.from(
-  '89504e470d0a1a0a0000000d494844520000000300000002080200000012' +
-    '16f14d0000001249444154789c63f8cfc000440c106200003e8f05fbf75a' +
-    'aee50000000049454e44ae426082',
-  'hex',
-);
+const PNG = PNG_3X2;
 
+/** `POST /api/v1/chat/attachments` with `chatId` and a `file`. */
 async function attach(user, chatId, bytes = PNG, name = 'cat.png', type = 'image/png') {
   const form = new FormData();
   form.append('chatId', String(chatId));
   form.append('file', new Blob([bytes], { type }), name);
-  const res = await fetch(`${BASE_URL}/api/v1/chat/attachments`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${user.token}` },
-    body: form,
-    signal: AbortSignal.timeout(15000),
-  });
-  const text = await res.text();
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, body, text };
-}
-
-async function fetchFile(url, token) {
-  const headers = token ? { authorization: `Bearer ${token}` } : {};
-  const res = await fetch(new URL(url, BASE_URL), { headers, signal: AbortSignal.timeout(15000) });
-  return { status: res.status, type: res.headers.get('content-type'), bytes: Buffer.from(await res.arrayBuffer()) };
+  return postForm('/api/v1/chat/attachments', user.token, form);
 }
 
 for (const { name, opts } of TRANSPORTS) {
