@@ -137,6 +137,17 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
+/// Deserializes an optional client-chosen id (a `tempId`, a `clientMsgId`) given as a string or
+/// a number, as text.
+pub fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(serde::de::Error::custom("must be a string or a number")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

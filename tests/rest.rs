@@ -632,6 +632,7 @@ async fn full_text_search_is_ranked_permission_filtered_and_paged_by_cursor() {
     let gone = say(&ta, &ab, "deleted kiwi").await;
     let hidden = say(&ta, &ab, "hidden kiwi").await;
     say(&tc, &ac, "kiwi for carol").await;
+    say(&tb, &ab, "see report.pdf or mail bob@example.com").await;
     let (status, _) = server
         .call(
             Method::DELETE,
@@ -687,6 +688,16 @@ async fn full_text_search_is_ranked_permission_filtered_and_paged_by_cursor() {
         ]
     );
     assert_eq!(found["data"]["pagination"]["total"], 4);
+    for word in ["pdf", "example", "report"] {
+        let (_, found) = server
+            .get(&format!("/api/chats/{ab}/search?q={word}"), &tb)
+            .await;
+        assert_eq!(
+            contents(&found),
+            ["see report.pdf or mail bob@example.com"],
+            "punctuation separates words: {word}"
+        );
+    }
     let (_, old) = server
         .get(&format!("/api/chats/{ab}/search?q=apple"), &tb)
         .await;
@@ -961,6 +972,11 @@ async fn uploads_are_typed_limited_signed_and_members_only() {
             .unwrap()
             .to_owned();
         assert_eq!(fetch(&shown, None).await.0, 200, "history links work too");
+        // A file belongs to one message.
+        let twice = alice
+            .ack("send_media", json!({ "chatId": chat, "media": file }))
+            .await;
+        assert_eq!(twice["error"]["code"], "VALIDATION", "{twice}");
         // A file cannot be sent by someone else, nor into another chat.
         let stolen = bob
             .ack(

@@ -792,6 +792,22 @@ async fn blocks_hold_both_ways_and_leave_history_readable() {
         assert_eq!(err.status(), 403);
     }
     assert_eq!(stored(&chat, &a, id).await, 2, "history stays readable");
+    // Nor edit or react there.
+    let page = parley::service::views::PageRequest { page: 1, limit: 10 };
+    let cursor = parley::service::messages::Cursor::default();
+    let first = chat
+        .history(&a, id, page, cursor, true)
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    let err = chat
+        .edit_message(&a, first, "changed".to_owned())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "BLOCKED", "{err}");
+    let err = chat.react(&b, first, "👍", true).await.unwrap_err();
+    assert_eq!(err.code(), "BLOCKED", "{err}");
     assert!(chat.conversation_view(&a, id).await.unwrap().blocked);
     assert!(
         chat.partners_of(&a).await.unwrap().is_empty(),

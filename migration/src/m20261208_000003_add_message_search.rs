@@ -5,7 +5,7 @@
 //!   tokens folded for case and diacritics), written by triggers on `messages`; filled from the
 //!   messages already stored.
 //! - PostgreSQL: a generated `tsvector` column (`messages.search`, the `simple` configuration:
-//!   words lowered, no stemming, any language) with a GIN index.
+//!   words lowered, no stemming, any language; punctuation separates words) with a GIN index.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -34,8 +34,10 @@ const SQLITE_DOWN: &[&str] = &[
 ];
 
 const POSTGRES_UP: &[&str] = &[
+    // Punctuation separates words, as in a query: PostgreSQL's parser would keep `report.pdf`,
+    // `bob@example.com` or `1.2.3` as one word each, which `pdf` would then not find.
     "ALTER TABLE messages ADD COLUMN search tsvector \
-     GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED",
+     GENERATED ALWAYS AS (to_tsvector('simple', regexp_replace(content, '[[:punct:]]', ' ', 'g'))) STORED",
     "CREATE INDEX idx_messages_search ON messages USING GIN (search)",
 ];
 

@@ -110,6 +110,18 @@ pub(crate) async fn refuse_if_blocked<C: ConnectionTrait>(
     }
 }
 
+/// Refuses with `BLOCKED` when `conv` is a direct conversation one of whose users blocks the
+/// other (nothing new passes between them: no message, edit, reaction or typing).
+pub(crate) async fn refuse_in_direct<C: ConnectionTrait>(
+    conn: &C,
+    conv: &entity::conversation::Model,
+) -> AppResult<()> {
+    match (&conv.participant_1_id, &conv.participant_2_id) {
+        (Some(a), Some(b)) => refuse_if_blocked(conn, a, b).await,
+        _ => Ok(()),
+    }
+}
+
 /// The `BLOCKED` refusal.
 pub(crate) fn blocked() -> AppError {
     AppError::Blocked("one of you has blocked the other: no messages between you".to_owned())

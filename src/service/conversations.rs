@@ -153,7 +153,7 @@ impl Chat {
             .transpose()?
             .unwrap_or(0);
         let sql = format!(
-            "SELECT c.* {from} ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC \
+            "SELECT c.* {from} ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC \
              LIMIT {} OFFSET {}",
             page.limit,
             page.offset()

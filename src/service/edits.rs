@@ -56,8 +56,9 @@ impl Chat {
         }
         if found.content == content {
             let view = message_view(&self.db, &self.caches.profiles, found).await?;
-            return Ok(self.present(view));
+            return self.with_reactions(self.present(view)).await;
         }
+        crate::service::blocks::refuse_in_direct(&self.db, &conv).await?;
         // The room hears every edit.
         self.charge(user)?;
         let _order = self.order.lock(ConvRef::of(&conv).order_key()).await;
@@ -108,7 +109,9 @@ impl Chat {
             Ok(message_view(&txn, &self.caches.profiles, updated).await?)
         }
         .await;
-        let view = self.present(settle(txn, edited).await?);
+        let view = self
+            .with_reactions(self.present(settle(txn, edited).await?))
+            .await?;
         self.publish(&ChatEvent::MessageEdited(&view));
         Ok(view)
     }

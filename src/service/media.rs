@@ -303,6 +303,7 @@ impl Chat {
                 return Err(too_large());
             }
             if let Err(e) = writer.wait_for_capacity(4).await {
+                let _ = writer.abort().await;
                 return Err(storage_error(e));
             }
             writer.put(chunk);
@@ -464,7 +465,8 @@ impl Chat {
     }
 
     /// The uploaded file `file_id` as `user` may send it in conversation `conversation_id`:
-    /// theirs, uploaded for that conversation. `VALIDATION` otherwise.
+    /// theirs, uploaded for that conversation, not sent yet (a file belongs to one message).
+    /// `VALIDATION` otherwise.
     pub(crate) async fn attachable(
         &self,
         user: &UserId,
@@ -475,6 +477,15 @@ impl Chat {
             .one(&self.db)
             .await?;
         match row {
+            Some(row)
+                if row.uploader_id == user.key()
+                    && row.conversation_id == conversation_id
+                    && row.message_id.is_some() =>
+            {
+                Err(AppError::validation(
+                    "this file was sent already: upload it again to send it again",
+                ))
+            }
             Some(row)
                 if row.uploader_id == user.key() && row.conversation_id == conversation_id =>
             {

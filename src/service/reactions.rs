@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
-use crate::service::views::{ReactionCount, ReactionsView};
+use crate::service::views::{MessageView, ReactionCount, ReactionsView};
 use crate::service::{Chat, ChatEvent, users};
 
 /// Longest reaction, in bytes: room for the longest emoji sequences (families, flags of
@@ -30,7 +30,8 @@ impl Chat {
         add: bool,
     ) -> AppResult<ReactionsView> {
         let emoji = check_emoji(emoji)?;
-        let (message, _) = self.live_message(user, message_id).await?;
+        let (message, conv) = self.live_message(user, message_id).await?;
+        crate::service::blocks::refuse_in_direct(&self.db, &conv).await?;
         let exists =
             reaction::Entity::find_by_id((message_id, user.key().to_owned(), emoji.to_owned()))
                 .one(&self.db)
@@ -87,6 +88,15 @@ impl Chat {
             conversation_id: message.conversation_id,
             reactions: all.remove(&message_id).unwrap_or_default(),
         })
+    }
+}
+
+impl Chat {
+    /// `view` with its reactions (`mine` for nobody: the view is told to many).
+    pub(crate) async fn with_reactions(&self, mut view: MessageView) -> AppResult<MessageView> {
+        let mut all = reactions_of(&self.db, &[view.id], None).await?;
+        view.reactions = all.remove(&view.id).unwrap_or_default();
+        Ok(view)
     }
 }
 

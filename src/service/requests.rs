@@ -38,6 +38,10 @@ impl Chat {
         user: &UserId,
         conversation_id: i64,
     ) -> AppResult<ConversationView> {
+        // With requests off there is nothing to accept: the chat is open for both.
+        if !self.limits.direct_requests {
+            return self.conversation_view(user, conversation_id).await;
+        }
         let (conv, me, initiator) = self.request_to(user, conversation_id).await?;
         if conv.kind == conversation::KIND_GROUP || me.accepted_at.is_some() {
             return self.conversation_view(user, conversation_id).await;

@@ -416,13 +416,22 @@ impl Store {
                 let m = stored.remove(&(conv.id, seq)).ok_or_else(|| {
                     DbErr::RecordNotFound(format!("message {seq} of conversation {}", conv.id))
                 })?;
-                // The file it carries is sent now: its conversation's members may read it.
+                // The file it carries is sent now: its conversation's members may read it. A
+                // file another send took meanwhile (or its uploader deleted) fails the batch,
+                // which is then written send by send.
                 if let Some(file) = &m.file_id {
-                    media_file::Entity::update_many()
+                    let taken = media_file::Entity::update_many()
                         .col_expr(media_file::Column::MessageId, Expr::value(m.id))
                         .filter(media_file::Column::Id.eq(file.as_str()))
+                        .filter(media_file::Column::MessageId.is_null())
                         .exec(txn)
-                        .await?;
+                        .await?
+                        .rows_affected;
+                    if taken == 0 {
+                        return Err(DbErr::RecordNotFound(format!(
+                            "file {file} is gone or sent already"
+                        )));
+                    }
                 }
                 outcomes[*i] = Some(Outcome::Created {
                     view: message_view(txn, &self.profiles, m).await?,
@@ -608,7 +617,8 @@ fn own((sender, key): (&str, &str)) -> (String, String) {
 /// - a sender who left (or was removed from) the group they write to: `FORBIDDEN`;
 /// - the initiator of a chat request its recipient declined: `FORBIDDEN`;
 /// - a direct message between two users one of whom blocks the other (a conversation the send
-///   would create included): `BLOCKED`.
+///   would create included): `BLOCKED`;
+/// - a reply to a message deleted since the reply was checked: `VALIDATION`.
 async fn refused(
     txn: &DatabaseTransaction,
     jobs: &[Job],
@@ -653,9 +663,33 @@ async fn refused(
         })
         .collect();
     let blocked = blocked_pairs(txn, &pairs).await?;
+    // Replies to a message deleted since they were checked.
+    let parents: Vec<i64> = jobs.iter().filter_map(|j| j.input.reply_to).collect();
+    let live_parents: HashSet<(i64, i64)> = if parents.is_empty() {
+        HashSet::new()
+    } else {
+        message::Entity::find()
+            .select_only()
+            .column(message::Column::Id)
+            .column(message::Column::ConversationId)
+            .filter(message::Column::Id.is_in(parents))
+            .filter(message::Column::DeletedAt.is_null())
+            .into_tuple::<(i64, i64)>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect()
+    };
     let mut refusals = HashMap::new();
     for (i, job) in jobs.iter().enumerate() {
+        let reply_gone = match (&job.target, job.input.reply_to) {
+            (Target::Existing(conv), Some(parent)) => !live_parents.contains(&(parent, conv.id)),
+            _ => false,
+        };
         let refusal = match &job.target {
+            _ if reply_gone => Some(AppError::validation(
+                "replyTo must be a message of this chat (it was deleted)",
+            )),
             Target::Existing(conv) if left.contains(&(conv.id, job.sender.key().to_owned())) => {
                 Some(AppError::Forbidden(format!(
                     "not a participant of conversation {}",
@@ -810,7 +844,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_send_written_after_its_sender_left_the_group_is_refused() {
+    async fn sends_written_after_their_sender_left_or_their_parent_was_deleted_are_refused() {
         use entity::{conversation, participant};
         use sea_orm::ActiveModelTrait;
 
@@ -873,6 +907,27 @@ mod tests {
         );
         assert_eq!(gone.expect_err("left").code(), "FORBIDDEN");
         assert_eq!(stays.expect("a member").message.seq, 1);
+        // A reply checked while its parent was live, written after the parent was deleted, is
+        // refused.
+        let parent = message::Entity::find()
+            .one(&db)
+            .await
+            .expect("read")
+            .expect("stored");
+        message::Entity::update_many()
+            .col_expr(message::Column::DeletedAt, Expr::value(now))
+            .filter(message::Column::Id.eq(parent.id))
+            .exec(&db)
+            .await
+            .expect("delete");
+        let reply = SendInput {
+            reply_to: Some(parent.id),
+            ..in_group("late reply")
+        };
+        let late = writers
+            .write(user(2), Target::Existing(to_group()), reply, false)
+            .await;
+        assert_eq!(late.expect_err("parent gone").code(), "VALIDATION");
         assert_eq!(*told.0.lock().expect("record"), [1]);
         let stored = message::Entity::find().all(&db).await.expect("messages");
         assert_eq!(stored.len(), 1);

@@ -22,6 +22,9 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 /// conversation `chat` (from the path), or else the one its `chatId` field names (before or
 /// after the files): the files are streamed into storage, then recorded; on any failure
 /// nothing of the form stays stored.
+///
+/// It runs in a task of its own, so that a request dropped halfway (the client gone, the server
+/// cutting connections at shutdown) still removes what it stored.
 pub async fn receive(
     app: &AppState,
     user: &UserId,
@@ -29,7 +32,20 @@ pub async fn receive(
     most: usize,
     chat: Option<i64>,
 ) -> AppResult<Vec<FileView>> {
-    let mut form = form.map_err(|e| AppError::validation(e.body_text()))?;
+    let form = form.map_err(|e| AppError::validation(e.body_text()))?;
+    let app = app.clone();
+    let user = user.clone();
+    detached(async move { read_form(&app, &user, form, most, chat).await }).await
+}
+
+/// See [`receive`].
+async fn read_form(
+    app: &AppState,
+    user: &UserId,
+    mut form: Multipart,
+    most: usize,
+    chat: Option<i64>,
+) -> AppResult<Vec<FileView>> {
     let mut pending: Vec<Pending> = Vec::new();
     let mut chat_id = chat;
     let read = async {
@@ -61,11 +77,7 @@ pub async fn receive(
     }
     .await;
     match read {
-        Ok(chat_id) if !pending.is_empty() => {
-            let chat = app.chat.clone();
-            let user = user.clone();
-            detached(async move { chat.keep_uploads(&user, chat_id, pending).await }).await
-        }
+        Ok(chat_id) if !pending.is_empty() => app.chat.keep_uploads(user, chat_id, pending).await,
         Ok(_) => Err(AppError::validation("file is required")),
         Err(e) => {
             app.chat.discard_uploads(pending).await;

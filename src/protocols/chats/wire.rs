@@ -408,8 +408,10 @@ pub struct SendPayload {
     /// The message this one replies to (a message of the same chat).
     pub reply_to: Option<Id>,
     /// The client's temporary id; repeating it repeats nothing.
+    #[serde(default, deserialize_with = "crate::ids::text_or_number")]
     pub temp_id: Option<String>,
     /// The client's id for this send; repeating it repeats nothing.
+    #[serde(default, deserialize_with = "crate::ids::text_or_number")]
     pub client_msg_id: Option<String>,
 }
 
@@ -689,8 +691,10 @@ pub struct SendMediaPayload {
     /// The message this one replies to.
     pub reply_to: Option<Id>,
     /// The client's temporary id; repeating it repeats nothing.
+    #[serde(default, deserialize_with = "crate::ids::text_or_number")]
     pub temp_id: Option<String>,
     /// The client's id for this send; repeating it repeats nothing.
+    #[serde(default, deserialize_with = "crate::ids::text_or_number")]
     pub client_msg_id: Option<String>,
 }
 

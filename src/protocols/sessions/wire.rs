@@ -272,8 +272,10 @@ pub struct SendPayload {
     /// A voice message's length in seconds.
     pub attachment_duration: Option<f64>,
     /// The client's temporary id, echoed in `message_sent`; repeating it repeats nothing.
+    #[serde(default, deserialize_with = "crate::ids::text_or_number")]
     pub temp_id: Option<String>,
     /// The client's id for this send; repeating it repeats nothing.
+    #[serde(default, deserialize_with = "crate::ids::text_or_number")]
     pub client_msg_id: Option<String>,
     /// The message this one replies to (a message of the same chat).
     pub reply_to_id: Option<Id>,
