@@ -1055,3 +1055,28 @@ async fn uploads_are_typed_limited_signed_and_members_only() {
         }
     }
 }
+
+/// Client ids a frontend makes with `Date.now()` are numbers: they are taken as text, and a repeat
+/// is answered with the stored message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numeric_client_ids_are_taken_as_text() {
+    let server = TestServer::start_with(TestDb::fresh().await, |c| {
+        c.protocols = "chats".to_owned();
+    })
+    .await;
+    let (a, b) = (uid(), uid());
+    let ta = server.token(a.clone());
+    let (_, opened) = server
+        .post("/api/chats/or-create", &ta, json!({ "recipientId": b }))
+        .await;
+    let chat = opened["data"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/chats/{chat}/messages");
+    let body = json!({ "content": "hi", "tempId": 1_765_000_000_123_i64 });
+    let (status, first) = server.post(&path, &ta, body.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["data"]["clientMsgId"], "1765000000123");
+    let (status, again) = server.post(&path, &ta, body).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["data"]["id"], first["data"]["id"]);
+    server.finish().await;
+}

@@ -1023,3 +1023,29 @@ async fn replies_react_and_hide_for_one_member() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn without_requests_accept_answers_and_new_chats_sort_by_their_creation() {
+    use parley::service::conversations::Folder::Active;
+
+    let (chat, events) = chat().await;
+    let (a, c) = (user(1), user(3));
+    let old = chat
+        .send_message(&a, to(2, "old"))
+        .await
+        .unwrap()
+        .message
+        .conversation_id;
+    let (fresh, _) = chat.open_direct(&a, &c).await.unwrap();
+    events.take();
+    // Requests are off: either member's accept answers the chat and tells nobody.
+    for member in [&a, &c] {
+        let view = chat.accept_request(member, fresh.id).await.unwrap();
+        assert_eq!(view.id, fresh.id);
+    }
+    assert!(events.take().is_empty());
+    let err = chat.reject_request(&c, fresh.id).await.unwrap_err();
+    assert_eq!(err.code(), "CONFLICT", "{err}");
+    // A chat opened after the last message, with none yet, comes first.
+    assert_eq!(folder(&chat, &a, Active).await, [fresh.id, old]);
+}
