@@ -7,8 +7,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
-use crate::service::messages::{message_not_found, message_view, preview};
+use crate::service::messages::{message_view, preview};
 use crate::service::store::ConvRef;
+use crate::service::store::message_not_found;
 use crate::service::views::MessageView;
 use crate::service::{Chat, ChatEvent, settle};
 

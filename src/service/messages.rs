@@ -12,7 +12,9 @@ use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::media::link_attachment;
 use crate::service::reactions::reactions_of;
-use crate::service::store::{ConvRef, Member, current_last_seq, find_direct, pair_key};
+use crate::service::store::{
+    ConvRef, Member, current_last_seq, find_direct, message_not_found, pair_key,
+};
 use crate::service::threads::{count_replies, fill_previews};
 use crate::service::users::{Profiles, user_view};
 use crate::service::views::{AttachmentDetails, MessageView, Page, PageRequest, Sent};
@@ -486,11 +488,6 @@ impl Chat {
         }
         Ok(view)
     }
-}
-
-/// `NOT_FOUND` for message `message_id`.
-pub(crate) fn message_not_found(message_id: i64) -> AppError {
-    AppError::NotFound(format!("message {message_id} not found"))
 }
 
 /// Where a send goes.

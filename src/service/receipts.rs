@@ -158,7 +158,7 @@ impl Chat {
         let found = message::Entity::find_by_id(message_id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| crate::service::messages::message_not_found(message_id))?;
+            .ok_or_else(|| crate::service::store::message_not_found(message_id))?;
         self.require_participant(user, found.conversation_id)
             .await?;
         let txn = self.db.begin().await?;

@@ -190,3 +190,8 @@ impl Params {
         }
     }
 }
+
+/// `NOT_FOUND` for message `message_id`.
+pub(crate) fn message_not_found(message_id: i64) -> AppError {
+    AppError::NotFound(format!("message {message_id} not found"))
+}

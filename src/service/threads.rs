@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTr
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 use crate::service::Chat;
-use crate::service::messages::message_not_found;
+use crate::service::store::message_not_found;
 use crate::service::users::Profiles;
 use crate::service::views::{MessageView, Page, PageRequest, ReplyPreview};
 
