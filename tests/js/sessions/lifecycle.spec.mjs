@@ -167,9 +167,12 @@ test('presence: chosen statuses reach partners, user_offline hides, get_online_u
   const bob = newUser();
   const chatId = await openChat(alice, bob);
   await restSend(bob, chatId, { content: 'hi' }); // both have taken part
-  const aliceSocket = await connect(t, alice.token);
-  const bobSocket = await connect(t, bob.token);
   const me = String(bob.id);
+  const aliceSocket = await connect(t, alice.token);
+  // Bob coming online reaches alice first; the statuses below come after it.
+  const came = once(aliceSocket, 'presence_update', EVENT_TIMEOUT_MS, (e) => e.userId === me && e.status === 'online');
+  const bobSocket = await connect(t, bob.token);
+  await came;
 
   const listed = once(aliceSocket, 'online_users');
   const online = assertAckOk(await emitAck(aliceSocket, 'get_online_users', { chatId }));
